@@ -1,0 +1,31 @@
+"""Shapes shared by every resource: response bodies and paginated lists."""
+
+from typing import Annotated, Generic, TypeVar
+
+from fastapi import Query
+from pydantic import BaseModel, ConfigDict
+from pydantic.alias_generators import to_camel
+
+Item = TypeVar("Item")
+
+
+class ResponseModel(BaseModel):
+    """A response body: camelCase on the wire, built by field name in code."""
+
+    model_config = ConfigDict(
+        alias_generator=to_camel, serialize_by_alias=True, validate_by_name=True
+    )
+
+
+class Page(ResponseModel, Generic[Item]):
+    """One page of a list, newest first; pass `nextCursor` as `cursor` to read on."""
+
+    data: list[Item]
+    has_more: bool
+    next_cursor: str | None
+
+
+PageLimit = Annotated[int, Query(ge=1, le=100, description="Items per page.")]
+PageCursor = Annotated[
+    str | None, Query(max_length=100, description="`nextCursor` of the previous page.")
+]

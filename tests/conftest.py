@@ -1,0 +1,128 @@
+"""Shared fixtures: a real database (SQLite and PostgreSQL), the API on loopback, tenants."""
+
+import asyncio
+import os
+import secrets
+import socket
+from collections.abc import AsyncIterator, Iterator
+from dataclasses import dataclass
+
+import httpx
+import psycopg
+import pytest
+import uvicorn
+from sqlalchemy import text
+from sqlmodel import SQLModel
+
+from api.app import create_app
+from trunkline.db import Database
+from trunkline.organizations import create_organization
+from trunkline.settings import Settings
+
+POSTGRES_ADMIN_URL = os.environ.get(
+    "TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test"
+)
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@pytest.fixture(scope="session")
+def postgres_url() -> Iterator[str]:
+    """A fresh PostgreSQL database for this test run, dropped at the end."""
+    try:
+        admin = psycopg.connect(POSTGRES_ADMIN_URL, autocommit=True, connect_timeout=3)
+    except psycopg.OperationalError as exc:
+        pytest.skip(f"PostgreSQL leg skipped: cannot reach {POSTGRES_ADMIN_URL} ({exc})")
+    name = f"trunkline_test_{secrets.token_hex(4)}"
+    with admin:
+        admin.execute(f'CREATE DATABASE "{name}"')
+        yield POSTGRES_ADMIN_URL.rsplit("/", 1)[0] + f"/{name}"
+        admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def database_url(request: pytest.FixtureRequest, tmp_path) -> str:  # type: ignore[no-untyped-def]
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path}/trunkline.db"
+    return request.getfixturevalue("postgres_url")
+
+
+@pytest.fixture
+def settings(database_url: str, tmp_path) -> Settings:  # type: ignore[no-untyped-def]
+    return Settings(
+        database_url=database_url,
+        TRUNKLINE_DATA_DIR=tmp_path,
+        webhook_allow_private_targets=True,
+    )
+
+
+@pytest.fixture
+async def database(settings: Settings) -> AsyncIterator[Database]:
+    """The test's database with every table created, emptied afterwards."""
+    database = Database(settings.database_url)
+    await database.create_tables()
+    yield database
+    async with database.engine.begin() as connection:
+        if database.engine.dialect.name == "postgresql":
+            tables = ", ".join(f'"{t.name}"' for t in SQLModel.metadata.sorted_tables)
+            await connection.execute(text(f"TRUNCATE {tables} CASCADE"))
+    await database.dispose()
+
+
+@dataclass
+class RunningApi:
+    base_url: str
+
+    def client(self, api_key: str | None = None) -> httpx.AsyncClient:
+        headers = {"Authorization": f"Bearer {api_key}"} if api_key else {}
+        return httpx.AsyncClient(base_url=self.base_url, headers=headers, timeout=30)
+
+
+@pytest.fixture
+async def api(settings: Settings, database: Database) -> AsyncIterator[RunningApi]:
+    """The real API served by uvicorn on a loopback port."""
+    port = free_port()
+    config = uvicorn.Config(
+        create_app(settings), host="127.0.0.1", port=port, log_level="warning", lifespan="on"
+    )
+    server = uvicorn.Server(config)
+    task = asyncio.create_task(server.serve())
+    while not server.started:
+        if task.done():
+            task.result()
+        await asyncio.sleep(0.01)
+    yield RunningApi(f"http://127.0.0.1:{port}")
+    server.should_exit = True
+    await task
+
+
+@dataclass
+class Tenant:
+    organization_id: str
+    api_key: str
+    http: httpx.AsyncClient
+
+
+async def new_tenant(database: Database, api: RunningApi, name: str, **kwargs: object) -> Tenant:
+    async with database.session() as session:
+        created = await create_organization(session, name, **kwargs)  # type: ignore[arg-type]
+    return Tenant(created.organization.id, created.api_key, api.client(created.api_key))
+
+
+@pytest.fixture
+async def tenant(database: Database, api: RunningApi) -> AsyncIterator[Tenant]:
+    """An organization with an API key and an HTTP client that sends it."""
+    tenant = await new_tenant(database, api, "Acme")
+    yield tenant
+    await tenant.http.aclose()
+
+
+@pytest.fixture
+async def other_tenant(database: Database, api: RunningApi) -> AsyncIterator[Tenant]:
+    tenant = await new_tenant(database, api, "Globex")
+    yield tenant
+    await tenant.http.aclose()

@@ -1,0 +1,224 @@
+"""Agents through the REST API: CRUD, validation, pagination, tenancy, routing conflicts."""
+
+from typing import Any
+
+from tests.conftest import RunningApi, Tenant
+from trunkline.db import Database
+from trunkline.models import PhoneNumber
+
+FRONT_DESK: dict[str, Any] = {
+    "name": "Front desk",
+    "systemPrompt": "You are the front-desk receptionist.",
+    "firstMessage": "Thanks for calling Acme.",
+    "intent": {"language": "en-US", "optimizeFor": "latency"},
+    "voice": {"provider": "cartesia", "voiceId": "sonic-en-1", "speed": 1.1},
+    "llm": {"provider": "openai", "model": "gpt-4o-mini", "temperature": 0.3},
+    "ttsOptions": {"stability": 0.5},
+    "sttOptions": {"endpointingMs": 300},
+    "constraints": {"maxCallDurationSeconds": 900, "region": "us-east"},
+    "tools": [
+        {
+            "type": "transfer_call",
+            "mode": "warm",
+            "destinations": [{"to": "+12015551234", "label": "Front desk"}],
+        },
+        {"type": "function", "name": "lookup_order", "url": "https://example.com/tools/order"},
+        {"type": "end_call"},
+    ],
+    "backgroundAudio": {"sound": "office", "volume": 0.2},
+    "pronunciationRules": [{"word": "Acme", "pronunciation": "ack-mee"}],
+    "textReplacementRules": [{"find": r"\bDr\.", "replace": "Doctor", "regex": True}],
+    "idleReprompts": {"timeoutSeconds": 6, "messages": ["Are you still there?"]},
+    "metadata": {"tier": "gold"},
+    "webhooks": {
+        "preCall": {"url": "https://example.com/speko/pre-call"},
+        "status": {"url": "https://example.com/speko/status", "secret": "legacy-secret-0123456789"},
+        "postCall": {"url": "http://localhost:9000/post-call"},
+    },
+}
+
+
+async def test_create_returns_every_field_in_camel_case(tenant: Tenant) -> None:
+    response = await tenant.http.post("/v1/agents", json=FRONT_DESK)
+    assert response.status_code == 201, response.text
+    agent = response.json()
+    assert agent["id"].startswith("agent_")
+    for field in ("systemPrompt", "firstMessage", "ttsOptions", "backgroundAudio", "metadata"):
+        assert agent[field] == FRONT_DESK[field]
+    assert agent["intent"] == {"language": "en-US", "optimizeFor": "latency"}
+    assert agent["tools"][0]["destinations"] == [{"to": "+12015551234", "label": "Front desk"}]
+    assert agent["idleReprompts"]["maxReprompts"] == 2
+    assert agent["webhooks"]["status"] == {
+        "url": "https://example.com/speko/status",
+        "secretSet": True,
+    }
+    assert "legacy-secret" not in response.text
+    assert agent["createdAt"] and agent["updatedAt"]
+    fetched = await tenant.http.get(f"/v1/agents/{agent['id']}")
+    assert fetched.json() == agent
+
+
+async def test_minimal_agent_has_empty_defaults(tenant: Tenant) -> None:
+    agent = (await tenant.http.post("/v1/agents", json={"name": "Bare"})).json()
+    assert agent["metadata"] == {}
+    assert agent["webhooks"] == {"preCall": None, "status": None, "postCall": None}
+    assert agent["systemPrompt"] is None
+
+
+async def test_unknown_fields_are_named_in_a_422(tenant: Tenant) -> None:
+    body = {"name": "x", "systemPromt": "typo", "voice": {"voiceID": "a"}}
+    response = await tenant.http.post("/v1/agents", json=body)
+    assert response.status_code == 422
+    error = response.json()["error"]
+    assert error["code"] == "validation_error"
+    assert "systemPromt" in error["message"] and "voice.voiceID" in error["message"]
+    assert {d["field"] for d in error["details"]} == {"systemPromt", "voice.voiceID"}
+
+
+async def test_snake_case_is_not_accepted(tenant: Tenant) -> None:
+    response = await tenant.http.post("/v1/agents", json={"name": "x", "system_prompt": "hi"})
+    assert response.status_code == 422
+    assert "system_prompt" in response.json()["error"]["message"]
+
+
+async def test_webhook_urls_must_be_http(tenant: Tenant) -> None:
+    for url in ("ftp://example.com/hook", "example.com/hook", "javascript:alert(1)", "https://"):
+        body = {"name": "x", "webhooks": {"status": {"url": url}}}
+        response = await tenant.http.post("/v1/agents", json=body)
+        assert response.status_code == 422, url
+        assert response.json()["error"]["details"][0]["field"] == "webhooks.status.url"
+
+
+async def test_invalid_values_are_rejected(tenant: Tenant) -> None:
+    bad_bodies = [
+        {},
+        {"name": ""},
+        {"name": "x", "intent": {"optimizeFor": "vibes"}},
+        {"name": "x", "tools": [{"type": "transfer_call", "destinations": [{"to": "555-1234"}]}]},
+        {"name": "x", "tools": [{"type": "teleport"}]},
+        {"name": "x", "textReplacementRules": [{"find": "(", "replace": "", "regex": True}]},
+        {"name": "x", "metadata": {"blob": "x" * 20_000}},
+        {"name": "x", "voice": {"speed": 9}},
+    ]
+    for body in bad_bodies:
+        response = await tenant.http.post("/v1/agents", json=body)
+        assert response.status_code == 422, (body, response.text)
+        assert response.json()["error"]["code"] == "validation_error"
+    assert (await tenant.http.get("/v1/agents")).json()["data"] == []
+
+
+async def test_malformed_json_is_a_400(tenant: Tenant) -> None:
+    response = await tenant.http.post(
+        "/v1/agents", content=b"{not json", headers={"Content-Type": "application/json"}
+    )
+    assert response.status_code == 400
+    assert response.json()["error"]["code"] == "invalid_json"
+
+
+async def test_patch_replaces_given_fields_and_clears_nulls(tenant: Tenant) -> None:
+    agent = (await tenant.http.post("/v1/agents", json=FRONT_DESK)).json()
+    patch = {"firstMessage": "Hello!", "voice": {"voiceId": "v2"}, "backgroundAudio": None}
+    response = await tenant.http.patch(f"/v1/agents/{agent['id']}", json=patch)
+    assert response.status_code == 200, response.text
+    updated = response.json()
+    assert updated["firstMessage"] == "Hello!"
+    assert updated["voice"] == {
+        "provider": None,
+        "voiceId": "v2",
+        "model": None,
+        "language": None,
+        "speed": None,
+    }
+    assert updated["backgroundAudio"] is None
+    assert updated["systemPrompt"] == FRONT_DESK["systemPrompt"]
+    assert updated["name"] == "Front desk"
+    assert updated["updatedAt"] > agent["updatedAt"]
+    assert (await tenant.http.get(f"/v1/agents/{agent['id']}")).json() == updated
+
+
+async def test_patch_validates_and_leaves_the_agent_untouched(tenant: Tenant) -> None:
+    agent = (await tenant.http.post("/v1/agents", json=FRONT_DESK)).json()
+    for patch in ({"name": None}, {"llm": {"temperature": 5}}, {"colour": "blue"}):
+        response = await tenant.http.patch(f"/v1/agents/{agent['id']}", json=patch)
+        assert response.status_code == 422, patch
+    assert (await tenant.http.get(f"/v1/agents/{agent['id']}")).json() == agent
+
+
+async def test_list_paginates_newest_first(tenant: Tenant) -> None:
+    created = [
+        (await tenant.http.post("/v1/agents", json={"name": f"agent {i}"})).json()["id"]
+        for i in range(5)
+    ]
+    seen: list[str] = []
+    cursor = None
+    while True:
+        params = {"limit": 2, **({"cursor": cursor} if cursor else {})}
+        page = (await tenant.http.get("/v1/agents", params=params)).json()
+        seen += [agent["id"] for agent in page["data"]]
+        assert page["hasMore"] == (page["nextCursor"] is not None)
+        cursor = page["nextCursor"]
+        if cursor is None:
+            break
+    assert seen == list(reversed(created))
+    too_many = await tenant.http.get("/v1/agents", params={"limit": 1000})
+    assert too_many.status_code == 422
+
+
+async def test_delete_then_gone(tenant: Tenant) -> None:
+    agent = (await tenant.http.post("/v1/agents", json={"name": "Temp"})).json()
+    assert (await tenant.http.delete(f"/v1/agents/{agent['id']}")).status_code == 204
+    response = await tenant.http.get(f"/v1/agents/{agent['id']}")
+    assert response.status_code == 404
+    assert response.json()["error"]["code"] == "not_found"
+    assert (await tenant.http.delete(f"/v1/agents/{agent['id']}")).status_code == 404
+
+
+async def test_delete_of_a_routed_agent_is_a_409_naming_the_numbers(
+    tenant: Tenant, database: Database
+) -> None:
+    agent = (await tenant.http.post("/v1/agents", json={"name": "Routed"})).json()
+    async with database.session() as session:
+        for e164 in ("+14155550101", "+14155550100"):
+            session.add(
+                PhoneNumber(
+                    organization_id=tenant.organization_id,
+                    e164=e164,
+                    direction="both",
+                    agent_id=agent["id"],
+                )
+            )
+        await session.commit()
+    response = await tenant.http.delete(f"/v1/agents/{agent['id']}")
+    assert response.status_code == 409
+    error = response.json()["error"]
+    assert error["code"] == "agent_in_use"
+    assert error["details"] == {"phoneNumbers": ["+14155550100", "+14155550101"]}
+    assert "+14155550100" in error["message"]
+    assert (await tenant.http.get(f"/v1/agents/{agent['id']}")).status_code == 200
+
+
+async def test_another_organizations_agent_is_a_404(tenant: Tenant, other_tenant: Tenant) -> None:
+    theirs = (await other_tenant.http.post("/v1/agents", json={"name": "Theirs"})).json()
+    path = f"/v1/agents/{theirs['id']}"
+    assert (await tenant.http.get(path)).status_code == 404
+    assert (await tenant.http.patch(path, json={"name": "Mine now"})).status_code == 404
+    assert (await tenant.http.delete(path)).status_code == 404
+    assert (await tenant.http.get("/v1/agents")).json()["data"] == []
+    assert (await other_tenant.http.get(path)).json()["name"] == "Theirs"
+
+
+async def test_every_v1_route_needs_a_valid_key(api: RunningApi, tenant: Tenant) -> None:
+    async with api.client() as anonymous, api.client("tk_wrong") as wrong:
+        for client in (anonymous, wrong):
+            for method, path in (
+                ("GET", "/v1/agents"),
+                ("POST", "/v1/agents"),
+                ("GET", "/v1/agents/agent_x"),
+                ("GET", "/v1/organization/webhook-secret"),
+                ("POST", "/v1/organization/webhook-secret/rotate"),
+            ):
+                response = await client.request(method, path, json={"name": "x"})
+                assert response.status_code == 401, (method, path)
+                assert response.json()["error"]["code"] == "unauthorized"
+        basic = await anonymous.get("/v1/agents", headers={"Authorization": "Basic abc"})
+        assert basic.status_code == 401

@@ -1,0 +1,1 @@
+"""Trunkline's domain layer: tables, settings, signing, parsing and provider adapters."""

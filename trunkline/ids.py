@@ -1,0 +1,17 @@
+"""Prefixed, time-ordered identifiers such as `agent_01JD3...`.
+
+The body is a ULID (48-bit millisecond timestamp, 80 random bits, Crockford base32), so ids sort
+by creation time and serve directly as pagination cursors.
+"""
+
+import secrets
+import time
+
+_ALPHABET = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
+
+
+def new_id(prefix: str) -> str:
+    """A new id: `{prefix}_` followed by 26 characters that sort by creation time."""
+    value = (time.time_ns() // 1_000_000) << 80 | secrets.randbits(80)
+    body = "".join(_ALPHABET[(value >> shift) & 31] for shift in range(125, -1, -5))
+    return f"{prefix}_{body}"

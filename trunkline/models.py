@@ -1,0 +1,82 @@
+"""SQLModel tables. Every tenant-owned row carries `organization_id`; every query filters on it."""
+
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import JSON, Column, DateTime, TypeDecorator
+from sqlmodel import Field, SQLModel
+
+from trunkline.ids import new_id
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """Timezone-aware UTC timestamps on every backend (SQLite hands back naive values)."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Any) -> datetime | None:
+        return value.astimezone(UTC) if value is not None else None
+
+    def process_result_value(self, value: datetime | None, dialect: Any) -> datetime | None:
+        if value is None:
+            return None
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+def timestamp_field(**kwargs: Any) -> Any:
+    return Field(sa_type=UTCDateTime, **kwargs)
+
+
+def json_field(**kwargs: Any) -> Any:
+    return Field(sa_column=Column(JSON, nullable=False), **kwargs)
+
+
+class Organization(SQLModel, table=True):
+    id: str = Field(default_factory=lambda: new_id("org"), primary_key=True)
+    name: str
+    business_verified: bool = False
+    credits_micros: int = 0
+    webhook_secret: str
+    previous_webhook_secret: str | None = None
+    previous_webhook_secret_expires_at: datetime | None = timestamp_field(default=None)
+    created_at: datetime = timestamp_field(default_factory=utcnow)
+
+
+class ApiKey(SQLModel, table=True):
+    """An API key, stored as the SHA-256 of the key; the key itself is shown once at creation."""
+
+    id: str = Field(default_factory=lambda: new_id("key"), primary_key=True)
+    organization_id: str = Field(foreign_key="organization.id", index=True)
+    key_hash: str = Field(unique=True)
+    key_prefix: str
+    created_at: datetime = timestamp_field(default_factory=utcnow)
+    revoked_at: datetime | None = timestamp_field(default=None)
+
+
+class Agent(SQLModel, table=True):
+    """A persisted agent; `config` holds its fields in camelCase, exactly as the API takes them."""
+
+    id: str = Field(default_factory=lambda: new_id("agent"), primary_key=True)
+    organization_id: str = Field(foreign_key="organization.id", index=True)
+    name: str
+    config: dict[str, Any] = json_field(default_factory=dict)
+    created_at: datetime = timestamp_field(default_factory=utcnow)
+    updated_at: datetime = timestamp_field(default_factory=utcnow)
+
+
+class PhoneNumber(SQLModel, table=True):
+    """A managed or imported number; `e164` is unique across all organizations."""
+
+    id: str = Field(default_factory=lambda: new_id("pn"), primary_key=True)
+    organization_id: str = Field(foreign_key="organization.id", index=True)
+    e164: str = Field(unique=True)
+    direction: str
+    agent_id: str | None = Field(default=None, foreign_key="agent.id", index=True)
+    dispatch_metadata_template: dict[str, Any] | None = Field(default=None, sa_type=JSON)
+    label: str | None = None
+    created_at: datetime = timestamp_field(default_factory=utcnow)

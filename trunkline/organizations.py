@@ -1,0 +1,86 @@
+"""Organizations, their API keys and their webhook signing secrets."""
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from sqlmodel import select
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from trunkline.credentials import generate_api_key, generate_webhook_secret, hash_api_key
+from trunkline.models import ApiKey, Organization, utcnow
+
+MICROS_PER_CREDIT = 1_000_000
+
+
+@dataclass(frozen=True)
+class NewOrganization:
+    organization: Organization
+    api_key: str
+
+
+async def create_organization(
+    session: AsyncSession, name: str, *, verified: bool = False, credits: float = 0
+) -> NewOrganization:
+    """Create an organization with a webhook secret and its first API key, and commit."""
+    organization = Organization(
+        name=name,
+        business_verified=verified,
+        credits_micros=round(credits * MICROS_PER_CREDIT),
+        webhook_secret=generate_webhook_secret(),
+    )
+    session.add(organization)
+    await session.flush()
+    api_key = _add_api_key(session, organization.id)
+    await session.commit()
+    return NewOrganization(organization, api_key)
+
+
+async def issue_api_key(session: AsyncSession, organization_id: str) -> str:
+    """Create and commit another API key for an existing organization; returns the key itself."""
+    api_key = _add_api_key(session, organization_id)
+    await session.commit()
+    return api_key
+
+
+def _add_api_key(session: AsyncSession, organization_id: str) -> str:
+    api_key = generate_api_key()
+    session.add(
+        ApiKey(
+            organization_id=organization_id,
+            key_hash=hash_api_key(api_key),
+            key_prefix=api_key[:8],
+        )
+    )
+    return api_key
+
+
+async def organization_for_api_key(session: AsyncSession, api_key: str) -> Organization | None:
+    """The organization that owns a live (unrevoked) key, or None."""
+    statement = (
+        select(Organization)
+        .join(ApiKey, ApiKey.organization_id == Organization.id)
+        .where(ApiKey.key_hash == hash_api_key(api_key), ApiKey.revoked_at.is_(None))  # type: ignore[union-attr]
+    )
+    return (await session.exec(statement)).first()
+
+
+async def rotate_webhook_secret(
+    session: AsyncSession, organization: Organization, grace: timedelta
+) -> Organization:
+    """Replace the signing secret; the old one keeps signing alongside it for `grace`."""
+    organization.previous_webhook_secret = organization.webhook_secret
+    organization.previous_webhook_secret_expires_at = utcnow() + grace
+    organization.webhook_secret = generate_webhook_secret()
+    session.add(organization)
+    await session.commit()
+    await session.refresh(organization)
+    return organization
+
+
+def signing_secrets(organization: Organization, at: datetime) -> list[str]:
+    """The secrets that sign a webhook sent at `at`: the current one, and the previous in grace."""
+    secrets_ = [organization.webhook_secret]
+    expires_at = organization.previous_webhook_secret_expires_at
+    if organization.previous_webhook_secret and expires_at and at < expires_at:
+        secrets_.append(organization.previous_webhook_secret)
+    return secrets_

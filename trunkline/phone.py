@@ -1,0 +1,18 @@
+"""Phone-number types: strict E.164."""
+
+import re
+from typing import Annotated
+
+from pydantic import AfterValidator
+
+_E164 = re.compile(r"\+[1-9]\d{6,14}")
+
+
+def check_e164(value: str) -> str:
+    """Accept only strict E.164 (`+` then 7 to 15 digits, no spaces or punctuation)."""
+    if not _E164.fullmatch(value):
+        raise ValueError("must be an E.164 number such as +14155550123")
+    return value
+
+
+E164 = Annotated[str, AfterValidator(check_e164)]

@@ -1,0 +1,175 @@
+"""The pipeline config a call runs with: the fields an agent defines and a call may override.
+
+Field names are snake_case in Python and camelCase on the wire, as the API documents them.
+"""
+
+import json
+import re
+from typing import Annotated, Any, Literal
+from urllib.parse import urlsplit
+
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validator
+from pydantic.alias_generators import to_camel
+
+from trunkline.phone import E164
+
+
+class ApiModel(BaseModel):
+    """camelCase on the wire, unknown fields refused."""
+
+    model_config = ConfigDict(alias_generator=to_camel, extra="forbid", serialize_by_alias=True)
+
+
+def check_http_url(value: str) -> str:
+    """An absolute http(s) URL with a host, kept exactly as given."""
+    parts = urlsplit(value)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise ValueError("must be an absolute http(s) URL")
+    return value
+
+
+HttpUrlText = Annotated[str, Field(max_length=2048), AfterValidator(check_http_url)]
+ShortText = Annotated[str, Field(min_length=1, max_length=200)]
+LongText = Annotated[str, Field(max_length=20_000)]
+Options = Annotated[dict[str, Any], Field(max_length=100)]
+
+
+class Intent(ApiModel):
+    language: Annotated[str, Field(pattern=r"^[a-zA-Z]{2,3}(-[a-zA-Z0-9]{2,8})*$")] = "en-US"
+    optimize_for: Literal["latency", "quality", "cost", "balanced"] = "balanced"
+
+
+class Voice(ApiModel):
+    provider: ShortText | None = None
+    voice_id: ShortText | None = None
+    model: ShortText | None = None
+    language: ShortText | None = None
+    speed: Annotated[float, Field(ge=0.5, le=2.0)] | None = None
+
+
+class Llm(ApiModel):
+    provider: ShortText | None = None
+    model: ShortText | None = None
+    temperature: Annotated[float, Field(ge=0, le=2)] | None = None
+    max_tokens: Annotated[int, Field(ge=1, le=32_000)] | None = None
+
+
+class Constraints(ApiModel):
+    max_call_duration_seconds: Annotated[int, Field(ge=30, le=14_400)] | None = None
+    max_cost_per_minute: Annotated[float, Field(gt=0)] | None = None
+    allowed_providers: list[ShortText] | None = None
+    blocked_providers: list[ShortText] | None = None
+    region: ShortText | None = None
+
+
+class TransferDestination(ApiModel):
+    to: E164
+    label: ShortText | None = None
+
+
+class FunctionTool(ApiModel):
+    """A tool the agent calls; Trunkline posts its arguments to `url`."""
+
+    type: Literal["function"]
+    name: Annotated[str, Field(pattern=r"^[a-zA-Z_][a-zA-Z0-9_-]{0,63}$")]
+    description: LongText | None = None
+    parameters: dict[str, Any] = Field(default_factory=lambda: {"type": "object", "properties": {}})
+    url: HttpUrlText | None = None
+
+
+class TransferCallTool(ApiModel):
+    """The built-in `transfer_call` tool, with the destinations the agent may transfer to."""
+
+    type: Literal["transfer_call"]
+    mode: Literal["blind", "warm"] = "warm"
+    description: LongText | None = None
+    destinations: Annotated[list[TransferDestination], Field(min_length=1, max_length=10)]
+    screening_prompt: LongText | None = None
+
+
+class EndCallTool(ApiModel):
+    type: Literal["end_call"]
+    description: LongText | None = None
+
+
+Tool = Annotated[FunctionTool | TransferCallTool | EndCallTool, Field(discriminator="type")]
+
+
+class BackgroundAudio(ApiModel):
+    sound: Literal["office", "call-center", "cafe", "nature"]
+    volume: Annotated[float, Field(ge=0, le=1)] = 0.3
+
+
+class PronunciationRule(ApiModel):
+    word: ShortText
+    pronunciation: ShortText
+    alphabet: Literal["alias", "ipa", "cmu"] = "alias"
+    case_sensitive: bool = False
+
+
+class TextReplacementRule(ApiModel):
+    find: ShortText
+    replace: Annotated[str, Field(max_length=200)]
+    regex: bool = False
+    case_sensitive: bool = False
+
+    @model_validator(mode="after")
+    def _regex_compiles(self) -> "TextReplacementRule":
+        if self.regex:
+            try:
+                re.compile(self.find)
+            except re.error as exc:
+                raise ValueError(f"find is not a valid regular expression: {exc}") from exc
+        return self
+
+
+class IdleReprompts(ApiModel):
+    timeout_seconds: Annotated[float, Field(ge=2, le=120)] = 8
+    max_reprompts: Annotated[int, Field(ge=0, le=10)] = 2
+    messages: Annotated[
+        list[Annotated[str, Field(min_length=1, max_length=500)]], Field(min_length=1)
+    ]
+    end_call_after_max: bool = True
+
+
+class PipelineConfig(ApiModel):
+    """The keys a call can set or override: agent defaults ← call request ← pre-call webhook."""
+
+    system_prompt: LongText | None = None
+    first_message: Annotated[str, Field(max_length=2000)] | None = None
+    intent: Intent | None = None
+    voice: Voice | None = None
+    llm: Llm | None = None
+    tts_options: Options | None = None
+    stt_options: Options | None = None
+    constraints: Constraints | None = None
+    tools: Annotated[list[Tool], Field(max_length=50)] | None = None
+    background_audio: BackgroundAudio | None = None
+    pronunciation_rules: Annotated[list[PronunciationRule], Field(max_length=500)] | None = None
+    text_replacement_rules: Annotated[list[TextReplacementRule], Field(max_length=500)] | None = (
+        None
+    )
+    idle_reprompts: IdleReprompts | None = None
+
+
+class WebhookTarget(ApiModel):
+    url: HttpUrlText
+    secret: Annotated[str, Field(min_length=16, max_length=256)] | None = Field(
+        default=None, description="Legacy per-webhook secret; prefer the organization secret."
+    )
+
+
+class AgentWebhooks(ApiModel):
+    pre_call: WebhookTarget | None = None
+    status: WebhookTarget | None = None
+    post_call: WebhookTarget | None = None
+
+
+def check_metadata_size(value: dict[str, Any]) -> dict[str, Any]:
+    """Metadata travels with every call and webhook, so keep it small."""
+    if len(json.dumps(value, default=str)) > 16_384:
+        raise ValueError("metadata must serialize to at most 16 KB of JSON")
+    return value
+
+
+Metadata = Annotated[dict[str, Any], AfterValidator(check_metadata_size)]
