@@ -1,20 +1,19 @@
 """Shared fixtures: a real database (SQLite and PostgreSQL), the API on loopback, tenants."""
 
-import asyncio
 import os
 import secrets
-import socket
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
 
 import httpx
 import psycopg
 import pytest
-import uvicorn
 from sqlalchemy import text
 from sqlmodel import SQLModel
 
 from api.app import create_app
+from tests.receiver import WebhookReceiver
+from tests.servers import serving
 from trunkline.db import Database
 from trunkline.organizations import create_organization
 from trunkline.settings import Settings
@@ -22,12 +21,6 @@ from trunkline.settings import Settings
 POSTGRES_ADMIN_URL = os.environ.get(
     "TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test"
 )
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 @pytest.fixture(scope="session")
@@ -85,19 +78,8 @@ class RunningApi:
 @pytest.fixture
 async def api(settings: Settings, database: Database) -> AsyncIterator[RunningApi]:
     """The real API served by uvicorn on a loopback port."""
-    port = free_port()
-    config = uvicorn.Config(
-        create_app(settings), host="127.0.0.1", port=port, log_level="warning", lifespan="on"
-    )
-    server = uvicorn.Server(config)
-    task = asyncio.create_task(server.serve())
-    while not server.started:
-        if task.done():
-            task.result()
-        await asyncio.sleep(0.01)
-    yield RunningApi(f"http://127.0.0.1:{port}")
-    server.should_exit = True
-    await task
+    async with serving(create_app(settings)) as base_url:
+        yield RunningApi(base_url)
 
 
 @dataclass
@@ -126,3 +108,10 @@ async def other_tenant(database: Database, api: RunningApi) -> AsyncIterator[Ten
     tenant = await new_tenant(database, api, "Globex")
     yield tenant
     await tenant.http.aclose()
+
+
+@pytest.fixture
+async def receiver() -> AsyncIterator[WebhookReceiver]:
+    """A customer webhook endpoint on a loopback port."""
+    async with WebhookReceiver().serving() as running:
+        yield running
