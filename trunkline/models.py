@@ -80,3 +80,35 @@ class PhoneNumber(SQLModel, table=True):
     dispatch_metadata_template: dict[str, Any] | None = Field(default=None, sa_type=JSON)
     label: str | None = None
     created_at: datetime = timestamp_field(default_factory=utcnow)
+
+
+class WebhookDelivery(SQLModel, table=True):
+    """One customer webhook message to one URL; its id is the `webhook-id` on every attempt."""
+
+    id: str = Field(default_factory=lambda: new_id("msg"), primary_key=True)
+    organization_id: str = Field(foreign_key="organization.id", index=True)
+    call_id: str | None = Field(default=None, index=True)
+    event_type: str
+    url: str
+    payload: dict[str, Any] = json_field()
+    legacy_secret: str | None = None
+    status: str = "pending"
+    attempt_count: int = 0
+    last_status_code: int | None = None
+    last_error: str | None = None
+    next_attempt_at: datetime | None = timestamp_field(default=None)
+    created_at: datetime = timestamp_field(default_factory=utcnow)
+    updated_at: datetime = timestamp_field(default_factory=utcnow)
+
+
+class WebhookAttempt(SQLModel, table=True):
+    """One HTTP attempt of a delivery, as the customer's endpoint answered it."""
+
+    id: str = Field(primary_key=True)
+    delivery_id: str = Field(foreign_key="webhookdelivery.id", index=True)
+    number: int
+    started_at: datetime = timestamp_field()
+    status_code: int | None = None
+    latency_ms: float
+    error: str | None = None
+    response_excerpt: str = ""

