@@ -1,4 +1,4 @@
-"""Run ASGI apps on loopback ports inside the test's event loop."""
+"""Loopback ports, and ASGI apps served on them inside the test's event loop."""
 
 import asyncio
 import socket
@@ -7,6 +7,13 @@ from contextlib import asynccontextmanager
 from typing import Any
 
 import uvicorn
+
+
+def free_port() -> int:
+    """A port nobody listens on right now."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
 
 
 @asynccontextmanager

@@ -3,7 +3,7 @@
 from functools import lru_cache
 from pathlib import Path
 
-from pydantic import Field
+from pydantic import Field, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -13,7 +13,7 @@ class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_file=".env", extra="ignore")
 
     data_dir: Path = Field(Path(".trunkline"), validation_alias="TRUNKLINE_DATA_DIR")
-    database_url: str = "sqlite:///.trunkline/trunkline.db"
+    database_url: str = Field("", description="Defaults to a SQLite file in the data folder.")
 
     temporal_address: str = "127.0.0.1:7233"
     temporal_namespace: str = "default"
@@ -39,6 +39,23 @@ class Settings(BaseSettings):
     webhook_timeout_seconds: float = Field(10.0, gt=0, le=60)
     webhook_allow_private_targets: bool = False
     webhook_secret_grace_hours: float = Field(24.0, ge=0)
+
+    @model_validator(mode="after")
+    def _default_database(self) -> "Settings":
+        if not self.database_url:
+            self.database_url = f"sqlite:///{self.data_dir.resolve()}/trunkline.db"
+        return self
+
+    def as_environment(self) -> dict[str, str]:
+        """These settings as the environment variables that reproduce them in a child process."""
+        environment = {}
+        for name, field in type(self).model_fields.items():
+            variable = field.validation_alias if isinstance(field.validation_alias, str) else name
+            value = getattr(self, name)
+            environment[variable.upper()] = (
+                str(value).lower() if isinstance(value, bool) else str(value)
+            )
+        return environment
 
 
 @lru_cache

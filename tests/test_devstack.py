@@ -1,0 +1,117 @@
+"""`trunkline dev` as a user runs it: up, usable with the printed key, Ctrl-C, up again."""
+
+import asyncio
+import os
+import re
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+from temporalio.api.enums.v1 import TaskQueueType
+from temporalio.api.taskqueue.v1 import TaskQueue
+from temporalio.api.workflowservice.v1 import DescribeTaskQueueRequest
+from temporalio.client import Client
+
+from tests.servers import free_port
+
+READY_TIMEOUT_SECONDS = 120
+
+
+class RunningStack:
+    def __init__(self, data_dir: Path) -> None:
+        self.ports = {name: free_port() for name in ("api", "temporal", "ui", "sim")}
+        argv = [sys.executable, "-m", "trunkline.cli", "dev"]
+        argv += [f"--{name}-port={port}" for name, port in self.ports.items()]
+        self.process = subprocess.Popen(
+            argv,
+            env={**os.environ, "TRUNKLINE_DATA_DIR": str(data_dir)},
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+        )
+        self.output = self._read_until_ready()
+
+    def _read_until_ready(self) -> str:
+        assert self.process.stdout is not None
+        deadline = time.monotonic() + READY_TIMEOUT_SECONDS
+        lines: list[str] = []
+        for line in self.process.stdout:
+            lines.append(line)
+            if line.strip() == "trunkline dev: ready":
+                return "".join(lines)
+            if time.monotonic() > deadline:
+                break
+        self.process.kill()
+        pytest.fail("dev stack did not become ready:\n" + "".join(lines))
+
+    def url(self, name: str, path: str = "/") -> str:
+        return f"http://127.0.0.1:{self.ports[name]}{path}"
+
+    def stop(self) -> str:
+        """Ctrl-C, as a terminal sends it; returns the rest of the output."""
+        self.process.send_signal(signal.SIGINT)
+        rest, _ = self.process.communicate(timeout=60)
+        return rest
+
+    def port_open(self, name: str) -> bool:
+        try:
+            httpx.get(self.url(name), timeout=1)
+        except httpx.ConnectError:
+            return False
+        return True
+
+
+async def workflow_pollers(temporal_port: int, within_seconds: float = 30) -> int:
+    """How many workers poll the `trunkline` task queue, waiting for the first to show up."""
+    client = await Client.connect(f"127.0.0.1:{temporal_port}")
+    request = DescribeTaskQueueRequest(
+        namespace="default",
+        task_queue=TaskQueue(name="trunkline"),
+        task_queue_type=TaskQueueType.TASK_QUEUE_TYPE_WORKFLOW,
+    )
+    deadline = time.monotonic() + within_seconds
+    while True:
+        pollers = (await client.workflow_service.describe_task_queue(request)).pollers
+        if pollers or time.monotonic() > deadline:
+            return len(pollers)
+        await asyncio.sleep(0.2)
+
+
+@pytest.fixture
+def data_dir(tmp_path: Path) -> Iterator[Path]:
+    yield tmp_path / "data"
+
+
+def test_dev_stack_runs_stops_and_keeps_data(data_dir: Path) -> None:
+    stack = RunningStack(data_dir)
+    try:
+        key = re.search(r"export TRUNKLINE_API_KEY=(\S+)", stack.output)
+        assert key, stack.output
+        headers = {"Authorization": f"Bearer {key.group(1)}"}
+        created = httpx.post(stack.url("api", "/v1/agents"), json={"name": "Desk"}, headers=headers)
+        assert created.status_code == 201, created.text
+        listed = httpx.get(stack.url("api", "/v1/agents"), headers=headers).json()
+        assert [agent["name"] for agent in listed["data"]] == ["Desk"]
+        assert httpx.get(stack.url("ui"), timeout=5).status_code == 200
+        assert httpx.get(stack.url("sim", "/healthz")).json() == {"status": "ok"}
+        assert asyncio.run(workflow_pollers(stack.ports["temporal"])) >= 1
+    finally:
+        rest = stack.stop()
+    assert stack.process.returncode == 0, rest
+    assert "trunkline dev: stopped" in rest
+    assert not any(stack.port_open(name) for name in ("api", "ui", "sim"))
+    assert (data_dir / "trunkline.db").exists() and (data_dir / "temporal.db").exists()
+
+    again = RunningStack(data_dir)
+    try:
+        assert "TRUNKLINE_API_KEY" not in again.output
+        listed = httpx.get(again.url("api", "/v1/agents"), headers=headers).json()
+        assert [agent["name"] for agent in listed["data"]] == ["Desk"]
+    finally:
+        again.stop()
+    assert again.process.returncode == 0

@@ -1,0 +1,159 @@
+"""`trunkline`: the one command users learn (dev stack, each process, admin tasks)."""
+
+import argparse
+import asyncio
+import json
+import os
+import sys
+from collections.abc import Callable
+from typing import Any
+
+from trunkline.settings import Settings
+
+
+def _settings(args: argparse.Namespace) -> Settings:
+    """Settings from the environment, with any port flags given on the command line applied."""
+    overrides: dict[str, Any] = {
+        field: value
+        for field, value in {
+            "api_port": getattr(args, "api_port", None),
+            "simulator_port": getattr(args, "sim_port", None),
+            "temporal_ui_port": getattr(args, "ui_port", None),
+            "data_dir": getattr(args, "data_dir", None),
+        }.items()
+        if value is not None
+    }
+    if getattr(args, "temporal_port", None):
+        overrides["temporal_address"] = f"127.0.0.1:{args.temporal_port}"
+    return Settings(**overrides)
+
+
+def _run_dev(args: argparse.Namespace) -> int:
+    from trunkline.devstack import DevStack
+
+    return asyncio.run(DevStack(_settings(args)).run())
+
+
+def _run_api(args: argparse.Namespace) -> int:
+    import uvicorn
+
+    from api.app import create_app
+
+    settings = _settings(args)
+    uvicorn.run(create_app(settings), host=settings.api_host, port=settings.api_port)
+    return 0
+
+
+def _run_simulator(args: argparse.Namespace) -> int:
+    import uvicorn
+
+    from simulator.app import create_simulator_app
+
+    settings = _settings(args)
+    uvicorn.run(create_simulator_app(), host=settings.simulator_host, port=settings.simulator_port)
+    return 0
+
+
+def _run_worker(_args: argparse.Namespace) -> int:
+    import worker
+
+    worker.main()
+    return 0
+
+
+def _create_org(args: argparse.Namespace) -> int:
+    from trunkline.db import Database
+    from trunkline.organizations import create_organization
+
+    async def create() -> tuple[str, str]:
+        database = Database(_settings(args).database_url)
+        await database.create_tables()
+        async with database.session() as session:
+            created = await create_organization(
+                session, args.name, verified=args.verified, credits=args.credits
+            )
+        await database.dispose()
+        return created.organization.id, created.api_key
+
+    organization_id, api_key = asyncio.run(create())
+    if args.json:
+        print(json.dumps({"organizationId": organization_id, "apiKey": api_key}))
+    else:
+        print(f"organization: {organization_id}\napi key:      {api_key}  (shown once)")
+    return 0
+
+
+def _create_key(args: argparse.Namespace) -> int:
+    from trunkline.db import Database
+    from trunkline.models import Organization
+    from trunkline.organizations import issue_api_key
+
+    async def create() -> str | None:
+        database = Database(_settings(args).database_url)
+        async with database.session() as session:
+            if await session.get(Organization, args.organization_id) is None:
+                return None
+            api_key = await issue_api_key(session, args.organization_id)
+        await database.dispose()
+        return api_key
+
+    api_key = asyncio.run(create())
+    if api_key is None:
+        print(f"no organization {args.organization_id}", file=sys.stderr)
+        return 1
+    print(json.dumps({"apiKey": api_key}) if args.json else api_key)
+    return 0
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="trunkline", description=__doc__)
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    def command(name: str, handler: Callable[[argparse.Namespace], int], help: str) -> Any:
+        sub = commands.add_parser(name, help=help, description=help)
+        sub.set_defaults(handler=handler)
+        return sub
+
+    dev = command(
+        "dev", _run_dev, "Run the whole embedded stack (Temporal, worker, API, simulator)."
+    )
+    dev.add_argument("--data-dir", help="Folder for the SQLite files (default .trunkline).")
+    for flag, default in (("api", 8000), ("temporal", 7233), ("ui", 8233), ("sim", 7880)):
+        dev.add_argument(f"--{flag}-port", type=int, help=f"default {default}")
+    command("api", _run_api, "Run the REST API.").add_argument("--api-port", type=int)
+    command("worker", _run_worker, "Run the Temporal worker (same as worker.py).")
+    command("sim", _run_simulator, "Run the telephony simulator.").add_argument(
+        "--sim-port", type=int
+    )
+
+    org = commands.add_parser("org", help="Manage organizations.").add_subparsers(
+        dest="org_command", required=True
+    )
+    create = org.add_parser("create", help="Create an organization and its first API key.")
+    create.set_defaults(handler=_create_org)
+    create.add_argument("name")
+    create.add_argument("--verified", action="store_true", help="Business verification done.")
+    create.add_argument("--credits", type=float, default=0, help="Starting credit balance.")
+    create.add_argument("--json", action="store_true", help="Print one JSON object.")
+
+    key = commands.add_parser("key", help="Manage API keys.").add_subparsers(
+        dest="key_command", required=True
+    )
+    key_create = key.add_parser("create", help="Issue another API key for an organization.")
+    key_create.set_defaults(handler=_create_key)
+    key_create.add_argument("organization_id")
+    key_create.add_argument("--json", action="store_true")
+    return parser
+
+
+def main(argv: list[str] | None = None) -> None:
+    args = _parser().parse_args(argv)
+    code = args.handler(args)
+    sys.stdout.flush()
+    sys.stderr.flush()
+    # The Temporal SDK can abort at interpreter exit (sdk-python #300); leave without teardown.
+    os._exit(code)
+
+
+if __name__ == "__main__":
+    main()

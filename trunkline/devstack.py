@@ -1,0 +1,203 @@
+"""`trunkline dev`: the whole embedded stack under one supervisor.
+
+Starts the Temporal dev server (SQLite in the data folder, Web UI), the simulator, the worker and
+the API as child processes, relays their output with a name prefix, and stops them all, in
+reverse order, on Ctrl-C or when any of them dies.
+"""
+
+import asyncio
+import contextlib
+import os
+import signal
+import sys
+from dataclasses import dataclass, field
+
+import httpx
+from sqlmodel import select
+
+from trunkline.db import Database
+from trunkline.models import Organization
+from trunkline.organizations import create_organization
+from trunkline.settings import Settings
+from trunkline.temporal import SEARCH_ATTRIBUTES, bundled_binary
+
+STARTUP_TIMEOUT_SECONDS = 60
+STOP_TIMEOUT_SECONDS = 15
+
+
+@dataclass
+class Child:
+    name: str
+    argv: list[str]
+    health_url: str | None = None
+    process: asyncio.subprocess.Process | None = field(default=None, repr=False)
+
+
+class ChildExited(Exception):
+    """A child process ended while the stack was supposed to be running."""
+
+
+class StopRequested(Exception):
+    """Ctrl-C arrived while the stack was still starting."""
+
+
+class DevStack:
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings.model_copy(update={"webhook_allow_private_targets": True})
+        self.children: list[Child] = []
+        self._relays: list[asyncio.Task[None]] = []
+
+    @property
+    def _temporal_port(self) -> int:
+        return int(self.settings.temporal_address.rsplit(":", 1)[1])
+
+    def _temporal_child(self) -> Child:
+        data_dir = self.settings.data_dir.resolve()
+        argv = [
+            str(bundled_binary("temporal")),
+            "server",
+            "start-dev",
+            "--ip=127.0.0.1",
+            f"--port={self._temporal_port}",
+            f"--ui-port={self.settings.temporal_ui_port}",
+            f"--db-filename={data_dir / 'temporal.db'}",
+            f"--namespace={self.settings.temporal_namespace}",
+            "--log-level=warn",
+            "--dynamic-config-value=history.transferProcessorMaxPollRPS=1000",
+            "--sqlite-pragma=journal_mode=wal",
+            "--sqlite-pragma=synchronous=normal",
+        ]
+        argv += [f"--search-attribute={key.name}=Keyword" for key in SEARCH_ATTRIBUTES]
+        return Child("temporal", argv, f"http://127.0.0.1:{self.settings.temporal_ui_port}/")
+
+    def _python_child(self, name: str, command: str, health_url: str | None = None) -> Child:
+        return Child(name, [sys.executable, "-m", "trunkline.cli", command], health_url)
+
+    async def run(self) -> int:
+        """Run until Ctrl-C (exit 0) or until a child dies (exit 1)."""
+        self.settings.data_dir.mkdir(parents=True, exist_ok=True)
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for signum in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(signum, stop.set)
+        try:
+            await self._start_all(stop)
+            self._print_banner()
+            await self._until_stopped_or_failed(stop)
+            return 0
+        except ChildExited as exc:
+            print(f"trunkline dev: {exc}; stopping the stack", file=sys.stderr, flush=True)
+            return 1
+        except StopRequested:
+            return 0
+        finally:
+            await self._stop_all()
+
+    async def _start_all(self, stop: asyncio.Event) -> None:
+        settings = self.settings
+        await self._start(self._temporal_child(), stop)
+        await self._bootstrap_database()
+        simulator_url = f"http://{settings.simulator_host}:{settings.simulator_port}/healthz"
+        api_url = f"http://{settings.api_host}:{settings.api_port}/healthz"
+        await self._start(self._python_child("simulator", "sim", simulator_url), stop)
+        await self._start(self._python_child("worker", "worker"), stop)
+        await self._start(self._python_child("api", "api", api_url), stop)
+
+    async def _start(self, child: Child, stop: asyncio.Event) -> None:
+        child.process = await asyncio.create_subprocess_exec(
+            *child.argv,
+            env={**os.environ, **self.settings.as_environment()},
+            stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.STDOUT,
+            start_new_session=True,  # Ctrl-C reaches only us; we stop the children in order
+        )
+        self.children.append(child)
+        self._relays.append(asyncio.create_task(_relay(child)))
+        if child.health_url:
+            await _wait_healthy(child, stop)
+
+    async def _bootstrap_database(self) -> None:
+        """Create the tables; on the very first run, create an organization and print its key."""
+        database = Database(self.settings.database_url)
+        try:
+            await database.create_tables()
+            async with database.session() as session:
+                if (await session.exec(select(Organization.id).limit(1))).first():
+                    return
+                created = await create_organization(session, "Default organization")
+        finally:
+            await database.dispose()
+        print(
+            "\nFirst run: created a bootstrap organization. Save the API key, it is shown once.\n"
+            f"  organization: {created.organization.id}\n"
+            f"  export TRUNKLINE_API_KEY={created.api_key}\n",
+            flush=True,
+        )
+
+    def _print_banner(self) -> None:
+        s = self.settings
+        print(
+            "\nTrunkline is running (Ctrl-C stops everything; data stays in "
+            f"{s.data_dir.resolve()}):\n"
+            f"  API          http://{s.api_host}:{s.api_port}   (docs: /docs)\n"
+            f"  Temporal UI  http://127.0.0.1:{s.temporal_ui_port}\n"
+            f"  Temporal     {s.temporal_address}  namespace {s.temporal_namespace}\n"
+            f"  Simulator    http://{s.simulator_host}:{s.simulator_port}\n"
+            "trunkline dev: ready\n",
+            flush=True,
+        )
+
+    async def _until_stopped_or_failed(self, stop: asyncio.Event) -> None:
+        exits = {
+            asyncio.create_task(child.process.wait()): child  # type: ignore[union-attr]
+            for child in self.children
+        }
+        stopping = asyncio.create_task(stop.wait())
+        done, _ = await asyncio.wait({stopping, *exits}, return_when=asyncio.FIRST_COMPLETED)
+        for task in (stopping, *exits):
+            task.cancel()
+        exited = [exits[task] for task in done if task in exits]
+        if exited and not stop.is_set():
+            raise ChildExited(f"{exited[0].name} exited with code {exited[0].process.returncode}")  # type: ignore[union-attr]
+
+    async def _stop_all(self) -> None:
+        for child in reversed(self.children):
+            process = child.process
+            if process is None or process.returncode is not None:
+                continue
+            process.send_signal(signal.SIGTERM)
+            try:
+                await asyncio.wait_for(process.wait(), STOP_TIMEOUT_SECONDS)
+            except TimeoutError:
+                print(f"trunkline dev: {child.name} did not stop; killing it", file=sys.stderr)
+                process.kill()
+                await process.wait()
+        for relay in self._relays:
+            with contextlib.suppress(asyncio.CancelledError):
+                await relay
+        print("trunkline dev: stopped", flush=True)
+
+
+async def _relay(child: Child) -> None:
+    """Copy a child's output to ours, each line prefixed with the child's name."""
+    assert child.process is not None and child.process.stdout is not None
+    async for line in child.process.stdout:
+        sys.stdout.write(f"[{child.name:9}] {line.decode(errors='replace')}")
+        sys.stdout.flush()
+
+
+async def _wait_healthy(child: Child, stop: asyncio.Event) -> None:
+    """Poll the child's health URL until it answers 200; fail if it exits or takes too long."""
+    assert child.process is not None and child.health_url is not None
+    deadline = asyncio.get_running_loop().time() + STARTUP_TIMEOUT_SECONDS
+    async with httpx.AsyncClient(timeout=2, trust_env=False) as http:
+        while not stop.is_set():
+            if child.process.returncode is not None:
+                raise ChildExited(f"{child.name} exited with code {child.process.returncode}")
+            with contextlib.suppress(httpx.HTTPError):
+                if (await http.get(child.health_url)).status_code == 200:
+                    return
+            if asyncio.get_running_loop().time() > deadline:
+                raise ChildExited(f"{child.name} not healthy after {STARTUP_TIMEOUT_SECONDS} s")
+            await asyncio.sleep(0.2)
+    raise StopRequested
