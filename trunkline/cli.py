@@ -67,12 +67,14 @@ def _create_org(args: argparse.Namespace) -> int:
 
     async def create() -> tuple[str, str]:
         database = Database(_settings(args).database_url)
-        await database.create_tables()
-        async with database.session() as session:
-            created = await create_organization(
-                session, args.name, verified=args.verified, credits=args.credits
-            )
-        await database.dispose()
+        try:
+            await database.create_tables()
+            async with database.session() as session:
+                created = await create_organization(
+                    session, args.name, verified=args.verified, credits=args.credits
+                )
+        finally:
+            await database.dispose()
         return created.organization.id, created.api_key
 
     organization_id, api_key = asyncio.run(create())
@@ -90,12 +92,13 @@ def _create_key(args: argparse.Namespace) -> int:
 
     async def create() -> str | None:
         database = Database(_settings(args).database_url)
-        async with database.session() as session:
-            if await session.get(Organization, args.organization_id) is None:
-                return None
-            api_key = await issue_api_key(session, args.organization_id)
-        await database.dispose()
-        return api_key
+        try:
+            async with database.session() as session:
+                if await session.get(Organization, args.organization_id) is None:
+                    return None
+                return await issue_api_key(session, args.organization_id)
+        finally:
+            await database.dispose()
 
     api_key = asyncio.run(create())
     if api_key is None:

@@ -1,0 +1,60 @@
+"""Admin commands of the `trunkline` CLI, run as a user would, against a real database."""
+
+import json
+import os
+import subprocess
+import sys
+
+from tests.conftest import RunningApi
+from trunkline.db import Database
+from trunkline.settings import Settings
+
+
+def trunkline(settings: Settings, *args: str) -> subprocess.CompletedProcess[str]:
+    environment = {**os.environ, "DATABASE_URL": settings.database_url}
+    return subprocess.run(
+        [sys.executable, "-m", "trunkline.cli", *args],
+        env=environment,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+
+
+async def test_org_create_json_gives_a_working_key(settings: Settings, api: RunningApi) -> None:
+    result = trunkline(settings, "org", "create", "Acme", "--verified", "--credits", "25", "--json")
+    assert result.returncode == 0, result.stderr
+    created = json.loads(result.stdout)
+    assert created["organizationId"].startswith("org_")
+    async with api.client(created["apiKey"]) as http:
+        organization = (await http.get("/v1/organization")).json()
+    assert organization == {
+        "id": created["organizationId"],
+        "name": "Acme",
+        "businessVerified": True,
+        "credits": 25.0,
+        "createdAt": organization["createdAt"],
+    }
+
+
+async def test_key_create_issues_another_key(settings: Settings, api: RunningApi) -> None:
+    created = json.loads(trunkline(settings, "org", "create", "Acme", "--json").stdout)
+    second = trunkline(settings, "key", "create", created["organizationId"], "--json")
+    assert second.returncode == 0, second.stderr
+    key = json.loads(second.stdout)["apiKey"]
+    assert key != created["apiKey"]
+    async with api.client(key) as http:
+        assert (await http.get("/v1/organization")).json()["id"] == created["organizationId"]
+
+
+def test_key_create_for_an_unknown_org_fails(settings: Settings, database: Database) -> None:
+    trunkline(settings, "org", "create", "Acme")
+    result = trunkline(settings, "key", "create", "org_missing")
+    assert result.returncode == 1
+    assert "no organization org_missing" in result.stderr
+
+
+def test_text_output_shows_id_and_key(settings: Settings, database: Database) -> None:
+    result = trunkline(settings, "org", "create", "Plain")
+    assert result.returncode == 0
+    assert "organization: org_" in result.stdout and "api key:      tk_" in result.stdout
