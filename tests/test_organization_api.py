@@ -1,12 +1,14 @@
-"""The organization endpoints: webhook secret read and rotation with a grace period."""
+"""The organization endpoints, webhook secret rotation, key storage and the documented errors."""
 
 from datetime import UTC, datetime, timedelta
 
+from sqlmodel import select
 from standardwebhooks import Webhook
 
-from tests.conftest import Tenant
+from tests.conftest import RunningApi, Tenant
+from trunkline.credentials import hash_api_key
 from trunkline.db import Database
-from trunkline.models import Organization
+from trunkline.models import ApiKey, Organization
 from trunkline.organizations import signing_secrets
 
 
@@ -51,3 +53,26 @@ async def test_rotating_twice_drops_the_oldest(tenant: Tenant, database: Databas
         organization = await session.get_one(Organization, tenant.organization_id)
     assert signing_secrets(organization, datetime.now(UTC)) == [third, second]
     assert first not in signing_secrets(organization, datetime.now(UTC))
+
+
+async def test_api_keys_are_stored_only_as_hashes(tenant: Tenant, database: Database) -> None:
+    async with database.session() as session:
+        stored = (await session.exec(select(ApiKey))).all()
+    assert [key.key_hash for key in stored] == [hash_api_key(tenant.api_key)]
+    assert all(tenant.api_key not in repr(key.model_dump()) for key in stored)
+
+
+async def test_openapi_documents_the_error_shape(api: RunningApi) -> None:
+    async with api.client() as http:
+        schema = (await http.get("/openapi.json")).json()
+    error_ref = {"$ref": "#/components/schemas/ErrorResponse"}
+    for path, methods in schema["paths"].items():
+        for method, operation in methods.items():
+            for status in ("401", "404", "422"):
+                content = operation["responses"][status]["content"]["application/json"]
+                assert content["schema"] == error_ref, (method, path, status)
+    assert set(schema["components"]["schemas"]["ErrorBody"]["properties"]) == {
+        "code",
+        "message",
+        "details",
+    }
