@@ -4,11 +4,17 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
+from fastapi.routing import APIRoute
 
-from api.errors import install_error_handlers
+from api.errors import install_error_handlers, require_json_bodies
 from api.routes import agents, organization
 from trunkline.db import Database
 from trunkline.settings import Settings, get_settings
+
+
+def _operation_id(route: APIRoute) -> str:
+    """OpenAPI operation ids are the route functions' names: `create_agent`, `list_agents`."""
+    return route.name
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
@@ -29,9 +35,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         description="Self-hostable backend for AI phone agents. Errors always have the shape "
         '`{"error": {"code": "...", "message": "...", "details": ...}}`.',
         lifespan=lifespan,
+        generate_unique_id_function=_operation_id,
     )
     app.state.settings = settings
     install_error_handlers(app)
+    app.middleware("http")(require_json_bodies)
     app.include_router(organization.router)
     app.include_router(agents.router)
 

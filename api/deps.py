@@ -41,7 +41,7 @@ async def authenticate(
 ) -> Organization:
     """The organization whose API key is in the `Authorization: Bearer` header, else 401."""
     if credentials is None:
-        raise ApiError(401, "unauthorized", "missing API key: send Authorization: Bearer <key>")
+        raise ApiError(401, "unauthorized", "send your API key as Authorization: Bearer <key>")
     organization = await organization_for_api_key(session, credentials.credentials)
     if organization is None:
         raise ApiError(401, "unauthorized", "invalid API key")

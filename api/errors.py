@@ -36,19 +36,29 @@ class ApiError(Exception):
 
 
 def not_found(kind: str, resource_id: str) -> ApiError:
-    return ApiError(404, "not_found", f"{kind} {resource_id} not found")
+    shown = resource_id if len(resource_id) <= 64 else resource_id[:64] + "…"
+    return ApiError(404, "not_found", f"{kind} {shown} not found")
 
 
-ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
-    status: {"model": ErrorResponse, "description": description}
-    for status, description in {
-        400: "Malformed request",
-        401: "Missing or invalid API key",
-        404: "No such resource in your organization",
-        409: "Conflicts with the current state",
-        422: "Validation failed; `details` lists each problem",
-    }.items()
+_DESCRIPTIONS = {
+    400: "Malformed JSON (`invalid_json`)",
+    401: "Missing or invalid API key (`unauthorized`)",
+    402: "Not enough credits (`insufficient_credits`)",
+    403: "Not allowed for this organization",
+    404: "No such resource in your organization (`not_found`)",
+    409: "Conflicts with the current state",
+    415: "The body must be JSON (`unsupported_media_type`)",
+    422: "Validation failed (`validation_error`); `details` lists each problem",
+    502: "The telephony provider failed (`provider_error`)",
 }
+
+
+def error_responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
+    """OpenAPI entries documenting the error shape for these statuses."""
+    return {
+        status: {"model": ErrorResponse, "description": _DESCRIPTIONS[status]}
+        for status in statuses
+    }
 
 
 def _error(status: int, code: str, message: str, details: Any = None) -> JSONResponse:
@@ -60,7 +70,7 @@ def _error(status: int, code: str, message: str, details: Any = None) -> JSONRes
 def _validation_details(exc: RequestValidationError) -> list[dict[str, Any]]:
     return [
         {
-            "field": ".".join(str(part) for part in error["loc"][1:] or error["loc"]),
+            "field": ".".join(str(part) for part in error["loc"][1:]),
             "location": error["loc"][0],
             "type": error["type"],
             "message": error["msg"],
@@ -73,7 +83,7 @@ def _validation_message(details: list[dict[str, Any]]) -> str:
     unknown = [d["field"] for d in details if d["type"] == "extra_forbidden"]
     others = [d for d in details if d["type"] != "extra_forbidden"]
     parts = [f"unknown field(s): {', '.join(unknown)}"] if unknown else []
-    parts += [f"{d['field']}: {d['message']}" for d in others]
+    parts += [f"{d['field'] or d['location']}: {d['message']}" for d in others]
     return "; ".join(parts) or "invalid request"
 
 
@@ -84,9 +94,15 @@ async def _on_api_error(_request: Request, exc: Exception) -> JSONResponse:
 
 async def _on_validation_error(_request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, RequestValidationError)
+    errors = exc.errors()
+    if any(error["type"] == "json_invalid" for error in errors):
+        position = errors[0]["loc"][-1]
+        detail = errors[0].get("ctx", {}).get("error", "")
+        message = f"request body is not valid JSON ({detail} at character {position})"
+        return _error(400, "invalid_json", message, {"position": position})
+    if any(error["loc"] == ("body",) and error["type"] == "missing" for error in errors):
+        return _error(422, "validation_error", "a JSON request body is required")
     details = _validation_details(exc)
-    if any(d["type"] == "json_invalid" for d in details):
-        return _error(400, "invalid_json", "request body is not valid JSON", details)
     return _error(422, "validation_error", _validation_message(details), details)
 
 
@@ -99,6 +115,27 @@ async def _on_http_error(_request: Request, exc: Exception) -> JSONResponse:
 async def _on_unexpected_error(_request: Request, exc: Exception) -> JSONResponse:
     logger.exception("unhandled error", exc_info=exc)
     return _error(500, "internal_error", "internal server error")
+
+
+async def require_json_bodies(request: Request, call_next: Any) -> Any:
+    """A `/v1` request with a body must send it as JSON: 415 rather than a confusing 422."""
+    if not request.url.path.startswith("/v1/"):
+        return await call_next(request)
+    has_body = (
+        request.headers.get("content-length", "0") != "0" or "transfer-encoding" in request.headers
+    )
+    content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
+    if (
+        has_body
+        and request.method in ("POST", "PUT", "PATCH")
+        and content_type != "application/json"
+    ):
+        return _error(
+            415,
+            "unsupported_media_type",
+            f"send the body as application/json, not {content_type or 'an unspecified type'}",
+        )
+    return await call_next(request)
 
 
 def install_error_handlers(app: FastAPI) -> None:

@@ -107,12 +107,46 @@ async def test_invalid_values_are_rejected(tenant: Tenant) -> None:
     assert (await tenant.http.get("/v1/agents")).json()["data"] == []
 
 
-async def test_malformed_json_is_a_400(tenant: Tenant) -> None:
+async def test_malformed_json_is_a_400_saying_where(tenant: Tenant) -> None:
     response = await tenant.http.post(
-        "/v1/agents", content=b"{not json", headers={"Content-Type": "application/json"}
+        "/v1/agents", content=b'{"name": x}', headers={"Content-Type": "application/json"}
     )
     assert response.status_code == 400
-    assert response.json()["error"]["code"] == "invalid_json"
+    error = response.json()["error"]
+    assert error["code"] == "invalid_json" and error["details"] == {"position": 9}
+    assert "at character 9" in error["message"]
+
+
+async def test_a_body_that_is_not_json_is_a_415(tenant: Tenant) -> None:
+    for content_type in ("text/plain", "application/x-www-form-urlencoded", None):
+        headers = {"Content-Type": content_type} if content_type else {}
+        response = await tenant.http.post("/v1/agents", content=b"name=x", headers=headers)
+        assert response.status_code == 415, content_type
+        assert response.json()["error"]["code"] == "unsupported_media_type"
+
+
+async def test_an_empty_body_is_named_as_missing(tenant: Tenant) -> None:
+    response = await tenant.http.post("/v1/agents", headers={"Content-Type": "application/json"})
+    assert response.status_code == 422
+    assert response.json()["error"]["message"] == "a JSON request body is required"
+
+
+async def test_nul_characters_nan_and_blank_names_are_refused(tenant: Tenant) -> None:
+    bodies = [
+        b'{"name": "a\\u0000b"}',
+        b'{"name": "x", "metadata": {"k\\u0000": 1}}',
+        b'{"name": "x", "metadata": {"score": NaN}}',
+        b'{"name": "x", "llm": {"temperature": Infinity}}',
+        b'{"name": "   "}',
+    ]
+    for body in bodies:
+        response = await tenant.http.post(
+            "/v1/agents", content=body, headers={"Content-Type": "application/json"}
+        )
+        assert response.status_code == 422, (body, response.text)
+    assert (await tenant.http.get("/v1/agents")).json()["data"] == []
+    trimmed = await tenant.http.post("/v1/agents", json={"name": "  Desk  "})
+    assert trimmed.json()["name"] == "Desk"
 
 
 async def test_patch_replaces_given_fields_and_clears_nulls(tenant: Tenant) -> None:
@@ -141,6 +175,9 @@ async def test_patch_validates_and_leaves_the_agent_untouched(tenant: Tenant) ->
     for patch in ({"name": None}, {"llm": {"temperature": 5}}, {"colour": "blue"}):
         response = await tenant.http.patch(f"/v1/agents/{agent['id']}", json=patch)
         assert response.status_code == 422, patch
+        assert response.json()["error"]["details"][0]["field"] == next(iter(patch)).replace(
+            "llm", "llm.temperature"
+        )
     assert (await tenant.http.get(f"/v1/agents/{agent['id']}")).json() == agent
 
 
@@ -162,6 +199,10 @@ async def test_list_paginates_newest_first(tenant: Tenant) -> None:
     assert seen == list(reversed(created))
     too_many = await tenant.http.get("/v1/agents", params={"limit": 1000})
     assert too_many.status_code == 422
+    for cursor in ("garbage", "agent_\x00", created[0] + "x"):
+        bad = await tenant.http.get("/v1/agents", params={"cursor": cursor})
+        assert bad.status_code == 422, cursor
+        assert bad.json()["error"]["details"][0]["field"] == "cursor"
 
 
 async def test_delete_then_gone(tenant: Tenant) -> None:
@@ -171,6 +212,10 @@ async def test_delete_then_gone(tenant: Tenant) -> None:
     assert response.status_code == 404
     assert response.json()["error"]["code"] == "not_found"
     assert (await tenant.http.delete(f"/v1/agents/{agent['id']}")).status_code == 404
+    for odd in ("x" * 10_000, "agent_%00", "%F0%9F%98%80"):
+        response = await tenant.http.get(f"/v1/agents/{odd}")
+        assert response.status_code == 404
+        assert len(response.json()["error"]["message"]) < 120
 
 
 async def test_delete_of_a_routed_agent_is_a_409_naming_the_numbers(

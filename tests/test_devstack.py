@@ -4,6 +4,7 @@ import asyncio
 import os
 import re
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -115,3 +116,28 @@ def test_dev_stack_runs_stops_and_keeps_data(data_dir: Path) -> None:
     finally:
         again.stop()
     assert again.process.returncode == 0
+
+
+def test_dev_refuses_to_start_on_a_busy_port(data_dir: Path) -> None:
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        port = busy.getsockname()[1]
+        result = subprocess.run(
+            [sys.executable, "-m", "trunkline.cli", "dev", f"--api-port={port}"],
+            env={**os.environ, "TRUNKLINE_DATA_DIR": str(data_dir)},
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+    assert result.returncode == 1
+    assert f"API port {port} is already in use" in result.stderr
+    assert "ready" not in result.stdout
+
+
+def test_closing_the_terminal_stops_every_child(data_dir: Path) -> None:
+    stack = RunningStack(data_dir)
+    stack.process.send_signal(signal.SIGHUP)
+    stack.process.communicate(timeout=60)
+    assert stack.process.returncode == 0
+    assert not any(stack.port_open(name) for name in ("api", "ui", "sim"))

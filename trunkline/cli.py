@@ -82,6 +82,7 @@ def _create_org(args: argparse.Namespace) -> int:
         print(json.dumps({"organizationId": organization_id, "apiKey": api_key}))
     else:
         print(f"organization: {organization_id}\napi key:      {api_key}  (shown once)")
+        print(f"database:     {_settings(args).database_url}", file=sys.stderr)
     return 0
 
 

@@ -9,6 +9,7 @@ import asyncio
 import contextlib
 import os
 import signal
+import socket
 import sys
 from dataclasses import dataclass, field
 
@@ -34,7 +35,7 @@ class Child:
 
 
 class ChildExited(Exception):
-    """A child process ended while the stack was supposed to be running."""
+    """A child process ended (or could not start) while the stack was supposed to run."""
 
 
 class StopRequested(Exception):
@@ -74,24 +75,40 @@ class DevStack:
         return Child(name, [sys.executable, "-m", "trunkline.cli", command], health_url)
 
     async def run(self) -> int:
-        """Run until Ctrl-C (exit 0) or until a child dies (exit 1)."""
+        """Run until Ctrl-C, SIGTERM or SIGHUP (exit 0), or until a child dies (exit 1)."""
         self.settings.data_dir.mkdir(parents=True, exist_ok=True)
         stop = asyncio.Event()
         loop = asyncio.get_running_loop()
-        for signum in (signal.SIGINT, signal.SIGTERM):
+        for signum in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
             loop.add_signal_handler(signum, stop.set)
         try:
+            self._check_ports_free()
             await self._start_all(stop)
             self._print_banner()
             await self._until_stopped_or_failed(stop)
             return 0
         except ChildExited as exc:
-            print(f"trunkline dev: {exc}; stopping the stack", file=sys.stderr, flush=True)
+            print(f"trunkline dev: {exc}; stopping", file=sys.stderr, flush=True)
             return 1
         except StopRequested:
             return 0
         finally:
             await self._stop_all()
+
+    def _check_ports_free(self) -> None:
+        """Refuse to start over another stack: its health checks would answer for ours."""
+        ports = {
+            "Temporal": self._temporal_port,
+            "Temporal UI": self.settings.temporal_ui_port,
+            "API": self.settings.api_port,
+            "simulator": self.settings.simulator_port,
+        }
+        for name, port in ports.items():
+            with socket.socket() as probe:
+                try:
+                    probe.bind(("127.0.0.1", port))
+                except OSError as exc:
+                    raise ChildExited(f"{name} port {port} is already in use") from exc
 
     async def _start_all(self, stop: asyncio.Event) -> None:
         settings = self.settings

@@ -4,6 +4,7 @@ The body is a ULID (48-bit millisecond timestamp, 80 random bits, Crockford base
 by creation time and serve directly as pagination cursors.
 """
 
+import re
 import secrets
 import time
 
@@ -15,3 +16,11 @@ def new_id(prefix: str) -> str:
     value = (time.time_ns() // 1_000_000) << 80 | secrets.randbits(80)
     body = "".join(_ALPHABET[(value >> shift) & 31] for shift in range(125, -1, -5))
     return f"{prefix}_{body}"
+
+
+_ID = re.compile(r"[a-z]+_[0-9A-HJKMNP-TV-Z]{26}")
+
+
+def is_id(value: str) -> bool:
+    """Whether `value` has the shape of an id we issue (any prefix)."""
+    return _ID.fullmatch(value) is not None

@@ -42,8 +42,8 @@ class Organization(SQLModel, table=True):
     business_verified: bool = False
     credits_micros: int = 0
     webhook_secret: str
-    previous_webhook_secret: str | None = None
-    previous_webhook_secret_expires_at: datetime | None = timestamp_field(default=None)
+    retired_webhook_secrets: list[dict[str, str]] = json_field(default_factory=list)
+    """Rotated-out secrets still signing until their `expires_at` (ISO 8601)."""
     created_at: datetime = timestamp_field(default_factory=utcnow)
 
 

@@ -67,9 +67,10 @@ async def organization_for_api_key(session: AsyncSession, api_key: str) -> Organ
 async def rotate_webhook_secret(
     session: AsyncSession, organization: Organization, grace: timedelta
 ) -> Organization:
-    """Replace the signing secret; the old one keeps signing alongside it for `grace`."""
-    organization.previous_webhook_secret = organization.webhook_secret
-    organization.previous_webhook_secret_expires_at = utcnow() + grace
+    """Replace the signing secret; each retired one keeps signing alongside it for `grace`."""
+    now = utcnow()
+    retired = {"secret": organization.webhook_secret, "expires_at": (now + grace).isoformat()}
+    organization.retired_webhook_secrets = [retired, *_in_grace(organization, now)]
     organization.webhook_secret = generate_webhook_secret()
     session.add(organization)
     await session.commit()
@@ -77,10 +78,20 @@ async def rotate_webhook_secret(
     return organization
 
 
+def _in_grace(organization: Organization, at: datetime) -> list[dict[str, str]]:
+    return [
+        retired
+        for retired in organization.retired_webhook_secrets
+        if datetime.fromisoformat(retired["expires_at"]) > at
+    ]
+
+
+def grace_period_end(organization: Organization, at: datetime) -> datetime | None:
+    """When the last retired secret stops signing, or None when none still does."""
+    ends = [datetime.fromisoformat(r["expires_at"]) for r in _in_grace(organization, at)]
+    return max(ends, default=None)
+
+
 def signing_secrets(organization: Organization, at: datetime) -> list[str]:
-    """The secrets that sign a webhook sent at `at`: the current one, and the previous in grace."""
-    secrets_ = [organization.webhook_secret]
-    expires_at = organization.previous_webhook_secret_expires_at
-    if organization.previous_webhook_secret and expires_at and at < expires_at:
-        secrets_.append(organization.previous_webhook_secret)
-    return secrets_
+    """The secrets that sign a webhook sent at `at`: the current one, then retired ones in grace."""
+    return [organization.webhook_secret] + [r["secret"] for r in _in_grace(organization, at)]

@@ -8,16 +8,44 @@ import re
 from typing import Annotated, Any, Literal
 from urllib.parse import urlsplit
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    StringConstraints,
+    model_validator,
+)
 from pydantic.alias_generators import to_camel
 
 from trunkline.phone import E164
 
 
-class ApiModel(BaseModel):
-    """camelCase on the wire, unknown fields refused."""
+def _refuse_nul(value: Any) -> None:
+    """PostgreSQL cannot store NUL in text; refuse it on every backend alike."""
+    if isinstance(value, str) and "\x00" in value:
+        raise ValueError("text must not contain NUL characters")
+    if isinstance(value, dict):
+        for key, item in value.items():
+            _refuse_nul(key)
+            _refuse_nul(item)
+    elif isinstance(value, list):
+        for item in value:
+            _refuse_nul(item)
 
-    model_config = ConfigDict(alias_generator=to_camel, extra="forbid", serialize_by_alias=True)
+
+class ApiModel(BaseModel):
+    """camelCase on the wire, unknown fields, NaN, infinities and NUL characters refused."""
+
+    model_config = ConfigDict(
+        alias_generator=to_camel, extra="forbid", serialize_by_alias=True, allow_inf_nan=False
+    )
+
+    @model_validator(mode="before")
+    @classmethod
+    def _no_nul(cls, data: Any) -> Any:
+        _refuse_nul(data)
+        return data
 
 
 def check_http_url(value: str) -> str:
@@ -30,6 +58,7 @@ def check_http_url(value: str) -> str:
 
 HttpUrlText = Annotated[str, Field(max_length=2048), AfterValidator(check_http_url)]
 ShortText = Annotated[str, Field(min_length=1, max_length=200)]
+Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
 LongText = Annotated[str, Field(max_length=20_000)]
 Options = Annotated[dict[str, Any], Field(max_length=100)]
 
@@ -167,7 +196,11 @@ class AgentWebhooks(ApiModel):
 
 def check_metadata_size(value: dict[str, Any]) -> dict[str, Any]:
     """Metadata travels with every call and webhook, so keep it small."""
-    if len(json.dumps(value, default=str)) > 16_384:
+    try:
+        encoded = json.dumps(value, allow_nan=False)
+    except ValueError as exc:
+        raise ValueError("metadata must be plain JSON (no NaN or Infinity)") from exc
+    if len(encoded) > 16_384:
         raise ValueError("metadata must serialize to at most 16 KB of JSON")
     return value
 

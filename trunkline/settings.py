@@ -10,7 +10,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 class Settings(BaseSettings):
     """Every knob a process of the stack reads; the variable name is the field name in capitals."""
 
-    model_config = SettingsConfigDict(env_file=".env", extra="ignore")
+    model_config = SettingsConfigDict(env_file=".env", extra="ignore", validate_by_name=True)
 
     data_dir: Path = Field(Path(".trunkline"), validation_alias="TRUNKLINE_DATA_DIR")
     database_url: str = Field("", description="Defaults to a SQLite file in the data folder.")
@@ -28,13 +28,22 @@ class Settings(BaseSettings):
     livekit_api_key: str = "devkey"
     livekit_api_secret: str = "trunkline-dev-livekit-secret-0123456789abcdef"
     livekit_sip_outbound_trunk_id: str = "ST_trunkline_outbound"
+    livekit_sip_host: str = Field(
+        "sip.trunkline.sim", description="Host of LiveKit's SIP URI that carrier legs bridge to."
+    )
+    livekit_agent_name: str = "trunkline-agent"
 
     telnyx_api_base_url: str = "http://127.0.0.1:7880/telnyx/v2"
     telnyx_api_key: str = "KEY_trunkline_dev"
-    telnyx_public_key: str = ""
+    telnyx_public_key: str = Field("", description="Base64 Ed25519 key that signs Telnyx webhooks.")
+    telnyx_connection_id: str = "trunkline-call-control"
+    managed_number_price_credits: float = Field(1.0, ge=0)
 
     simulator_host: str = "127.0.0.1"
     simulator_port: int = 7880
+    simulator_telnyx_private_key: str = Field(
+        "", description="Base64 Ed25519 private key the simulator signs Telnyx webhooks with."
+    )
 
     webhook_timeout_seconds: float = Field(10.0, gt=0, le=60)
     webhook_allow_private_targets: bool = False

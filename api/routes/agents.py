@@ -5,13 +5,14 @@ from typing import Any
 from fastapi import APIRouter, Response
 
 from api.deps import CurrentOrganization, DbSession
-from api.errors import ERROR_RESPONSES, ApiError, not_found
-from api.schemas.agents import AgentCreate, AgentOut, AgentUpdate
-from api.schemas.common import Page, PageCursor, PageLimit
+from api.errors import ApiError, error_responses, not_found
+from api.schemas.agents import AgentCreate, AgentOut, AgentPage, AgentUpdate
+from api.schemas.common import PageCursor, PageLimit
 from trunkline import agents
+from trunkline.ids import is_id
 from trunkline.models import Agent
 
-router = APIRouter(prefix="/v1/agents", tags=["agents"], responses=ERROR_RESPONSES)
+router = APIRouter(prefix="/v1/agents", tags=["agents"], responses=error_responses(401, 422))
 
 
 def _stored_config(body: dict[str, Any]) -> dict[str, Any]:
@@ -41,13 +42,13 @@ def _agent_out(agent: Agent) -> AgentOut:
 
 
 async def _owned_agent(session: DbSession, organization_id: str, agent_id: str) -> Agent:
-    agent = await agents.get_agent(session, organization_id, agent_id)
+    agent = await agents.get_agent(session, organization_id, agent_id) if is_id(agent_id) else None
     if agent is None:
         raise not_found("agent", agent_id)
     return agent
 
 
-@router.post("", status_code=201)
+@router.post("", status_code=201, responses=error_responses(400, 415))
 async def create_agent(
     body: AgentCreate, organization: CurrentOrganization, session: DbSession
 ) -> AgentOut:
@@ -62,23 +63,23 @@ async def list_agents(
     session: DbSession,
     limit: PageLimit = 20,
     cursor: PageCursor = None,
-) -> Page[AgentOut]:
+) -> AgentPage:
     page = await agents.list_agents(session, organization.id, limit, cursor)
-    return Page(
+    return AgentPage(
         data=[_agent_out(agent) for agent in page.rows],
         has_more=page.next_cursor is not None,
         next_cursor=page.next_cursor,
     )
 
 
-@router.get("/{agent_id}")
+@router.get("/{agent_id}", responses=error_responses(404))
 async def get_agent(
     agent_id: str, organization: CurrentOrganization, session: DbSession
 ) -> AgentOut:
     return _agent_out(await _owned_agent(session, organization.id, agent_id))
 
 
-@router.patch("/{agent_id}")
+@router.patch("/{agent_id}", responses=error_responses(400, 404, 415))
 async def update_agent(
     agent_id: str, body: AgentUpdate, organization: CurrentOrganization, session: DbSession
 ) -> AgentOut:
@@ -90,7 +91,7 @@ async def update_agent(
     return _agent_out(await agents.update_agent(session, agent, name, config))
 
 
-@router.delete("/{agent_id}", status_code=204)
+@router.delete("/{agent_id}", status_code=204, responses=error_responses(404, 409))
 async def delete_agent(
     agent_id: str, organization: CurrentOrganization, session: DbSession
 ) -> Response:

@@ -5,20 +5,18 @@ from datetime import timedelta
 from fastapi import APIRouter
 
 from api.deps import AppSettings, CurrentOrganization, DbSession
-from api.errors import ERROR_RESPONSES
+from api.errors import error_responses
 from api.schemas.organization import OrganizationOut, WebhookSecretOut
 from trunkline.models import Organization, utcnow
-from trunkline.organizations import MICROS_PER_CREDIT, rotate_webhook_secret
+from trunkline.organizations import MICROS_PER_CREDIT, grace_period_end, rotate_webhook_secret
 
-router = APIRouter(prefix="/v1/organization", tags=["organization"], responses=ERROR_RESPONSES)
+router = APIRouter(prefix="/v1/organization", tags=["organization"], responses=error_responses(401))
 
 
 def _secret_out(organization: Organization) -> WebhookSecretOut:
-    expires_at = organization.previous_webhook_secret_expires_at
-    in_grace = expires_at is not None and expires_at > utcnow()
     return WebhookSecretOut(
         secret=organization.webhook_secret,
-        previous_secret_expires_at=expires_at if in_grace else None,
+        previous_secret_expires_at=grace_period_end(organization, utcnow()),
     )
 
 

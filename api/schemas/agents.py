@@ -3,14 +3,14 @@
 from datetime import datetime
 from typing import Annotated
 
-from pydantic import Field, model_validator
+from pydantic import Field
 
-from api.schemas.common import ResponseModel
-from trunkline.pipeline import AgentWebhooks, Metadata, PipelineConfig, ShortText
+from api.schemas.common import Page, ResponseModel
+from trunkline.pipeline import AgentWebhooks, Metadata, Name, PipelineConfig
 
 
 class AgentCreate(PipelineConfig):
-    name: ShortText
+    name: Name
     metadata: Metadata = Field(default_factory=dict)
     webhooks: AgentWebhooks | None = None
 
@@ -18,15 +18,9 @@ class AgentCreate(PipelineConfig):
 class AgentUpdate(PipelineConfig):
     """Fields present replace the stored ones (objects whole); `null` clears an optional field."""
 
-    name: ShortText | None = None
+    name: Name = Field(None, description="Optional; never null.")  # type: ignore[assignment]
     metadata: Metadata | None = None
     webhooks: AgentWebhooks | None = None
-
-    @model_validator(mode="after")
-    def _name_not_cleared(self) -> "AgentUpdate":
-        if "name" in self.model_fields_set and self.name is None:
-            raise ValueError("name cannot be null")
-        return self
 
 
 class WebhookTargetOut(ResponseModel):
@@ -47,3 +41,7 @@ class AgentOut(PipelineConfig):
     webhooks: AgentWebhooksOut
     created_at: datetime
     updated_at: datetime
+
+
+class AgentPage(Page[AgentOut]):
+    """A page of agents."""

@@ -27,5 +27,8 @@ class Page(ResponseModel, Generic[Item]):
 
 PageLimit = Annotated[int, Query(ge=1, le=100, description="Items per page.")]
 PageCursor = Annotated[
-    str | None, Query(max_length=100, description="`nextCursor` of the previous page.")
+    str | None,
+    Query(
+        pattern=r"^[a-z]+_[0-9A-HJKMNP-TV-Z]{26}$", description="`nextCursor` of the previous page."
+    ),
 ]

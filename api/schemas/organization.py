@@ -20,5 +20,5 @@ class WebhookSecretOut(ResponseModel):
     secret: Annotated[str, Field(description="Standard Webhooks secret (`whsec_…`).")]
     previous_secret_expires_at: Annotated[
         datetime | None,
-        Field(description="Until then, webhooks also carry a signature made with the old secret."),
+        Field(description="Until then, webhooks also carry signatures made with retired secrets."),
     ]
