@@ -7,7 +7,7 @@ from fastapi import FastAPI
 from fastapi.routing import APIRoute
 
 from api.errors import install_error_handlers, require_json_bodies
-from api.routes import agents, organization
+from api.routes import agents, organization, provider_webhooks
 from trunkline.db import Database
 from trunkline.settings import Settings, get_settings
 
@@ -42,6 +42,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.middleware("http")(require_json_bodies)
     app.include_router(organization.router)
     app.include_router(agents.router)
+    app.include_router(provider_webhooks.router)
 
     @app.get("/healthz", tags=["health"], include_in_schema=False)
     async def healthz() -> dict[str, str]:

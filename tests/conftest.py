@@ -2,6 +2,7 @@
 
 import os
 import secrets
+import socket
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
 
@@ -14,8 +15,9 @@ from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.testing import WorkflowEnvironment
 
 from api.app import create_app
+from simulator.app import Simulator, SimulatorConfig, generate_telnyx_key_pair
 from tests.receiver import WebhookReceiver
-from tests.servers import serving
+from tests.servers import listening_socket, serving
 from trunkline.db import Database
 from trunkline.organizations import create_organization
 from trunkline.settings import Settings
@@ -47,14 +49,40 @@ def database_url(request: pytest.FixtureRequest, tmp_path) -> str:  # type: igno
     return request.getfixturevalue("postgres_url")
 
 
+@pytest.fixture(scope="session")
+def telnyx_key_pair() -> tuple[str, str]:
+    """(private, public): the simulator signs Telnyx webhooks, Trunkline verifies them."""
+    return generate_telnyx_key_pair()
+
+
 @pytest.fixture
-def settings(database_url: str, tmp_path) -> Settings:  # type: ignore[no-untyped-def]
-    """Settings for one test: its own database and its own task queue."""
+def sockets() -> Iterator[dict[str, socket.socket]]:
+    """Listening sockets for the API and the simulator, so each knows the other's URL upfront."""
+    bound = {"api": listening_socket(), "simulator": listening_socket()}
+    yield bound
+    for sock in bound.values():
+        sock.close()
+
+
+@pytest.fixture
+def settings(  # type: ignore[no-untyped-def]
+    database_url: str, tmp_path, sockets: dict[str, socket.socket], telnyx_key_pair: tuple[str, str]
+) -> Settings:
+    """Settings for one test: its own database, task queue, API and simulator."""
+    api_port = sockets["api"].getsockname()[1]
+    sim_port = sockets["simulator"].getsockname()[1]
     return Settings(
         database_url=database_url,
         TRUNKLINE_DATA_DIR=tmp_path,
         temporal_task_queue=f"test-{secrets.token_hex(4)}",
         webhook_allow_private_targets=True,
+        api_port=api_port,
+        public_base_url=f"http://127.0.0.1:{api_port}",
+        simulator_port=sim_port,
+        livekit_url=f"http://127.0.0.1:{sim_port}",
+        telnyx_api_base_url=f"http://127.0.0.1:{sim_port}/telnyx/v2",
+        simulator_telnyx_private_key=telnyx_key_pair[0],
+        telnyx_public_key=telnyx_key_pair[1],
     )
 
 
@@ -109,9 +137,11 @@ class RunningApi:
 
 
 @pytest.fixture
-async def api(settings: Settings, database: Database) -> AsyncIterator[RunningApi]:
+async def api(
+    settings: Settings, database: Database, sockets: dict[str, socket.socket]
+) -> AsyncIterator[RunningApi]:
     """The real API served by uvicorn on a loopback port."""
-    async with serving(create_app(settings)) as base_url:
+    async with serving(create_app(settings), sockets["api"]) as base_url:
         yield RunningApi(base_url)
 
 
@@ -148,3 +178,14 @@ async def receiver() -> AsyncIterator[WebhookReceiver]:
     """A customer webhook endpoint on a loopback port."""
     async with WebhookReceiver().serving() as running:
         yield running
+
+
+@pytest.fixture
+async def simulator(
+    settings: Settings, sockets: dict[str, socket.socket]
+) -> AsyncIterator[Simulator]:
+    """The telephony simulator on its loopback port, sending its webhooks to the test's API."""
+    config = SimulatorConfig.from_settings(settings).model_copy(update={"departure_seconds": 0.2})
+    simulator = Simulator(config)
+    async with serving(simulator.app(), sockets["simulator"]):
+        yield simulator

@@ -16,15 +16,18 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
-@asynccontextmanager
-async def serving(app: Any) -> AsyncIterator[str]:
-    """Serve `app` over real HTTP on 127.0.0.1 and yield its base URL.
-
-    The socket listens before the server task starts, so requests queue until it is ready.
-    """
+def listening_socket() -> socket.socket:
+    """A socket listening on a free loopback port: requests queue until a server accepts them."""
     sock = socket.socket()
     sock.bind(("127.0.0.1", 0))
     sock.listen(128)
+    return sock
+
+
+@asynccontextmanager
+async def serving(app: Any, sock: socket.socket | None = None) -> AsyncIterator[str]:
+    """Serve `app` over real HTTP on 127.0.0.1 (on `sock` when given) and yield its base URL."""
+    sock = sock or listening_socket()
     port = sock.getsockname()[1]
     server = uvicorn.Server(uvicorn.Config(app, log_level="warning", lifespan="auto"))
     task = asyncio.create_task(server.serve(sockets=[sock]))

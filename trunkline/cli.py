@@ -50,7 +50,9 @@ def _run_simulator(args: argparse.Namespace) -> int:
     from simulator.app import create_simulator_app
 
     settings = _settings(args)
-    uvicorn.run(create_simulator_app(), host=settings.simulator_host, port=settings.simulator_port)
+    uvicorn.run(
+        create_simulator_app(settings), host=settings.simulator_host, port=settings.simulator_port
+    )
     return 0
 
 

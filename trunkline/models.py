@@ -3,7 +3,7 @@
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import JSON, Column, DateTime, TypeDecorator
+from sqlalchemy import JSON, Column, DateTime, TypeDecorator, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
 from trunkline.ids import new_id
@@ -112,3 +112,19 @@ class WebhookAttempt(SQLModel, table=True):
     latency_ms: float
     error: str | None = None
     response_excerpt: str = ""
+
+
+class ProviderEvent(SQLModel, table=True):
+    """A verified provider webhook, stored once per provider event id, payload as received."""
+
+    __table_args__ = (UniqueConstraint("provider", "event_id"),)
+
+    id: str = Field(default_factory=lambda: new_id("pev"), primary_key=True)
+    provider: str
+    event_id: str
+    event_type: str
+    occurred_at: datetime | None = timestamp_field(default=None)
+    received_at: datetime = timestamp_field(default_factory=utcnow)
+    room_name: str | None = Field(default=None, index=True)
+    call_control_id: str | None = Field(default=None, index=True)
+    payload: dict[str, Any] = json_field()

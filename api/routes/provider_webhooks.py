@@ -1,0 +1,74 @@
+"""`/webhooks/{livekit,telnyx}`: provider webhooks, verified on the raw body, stored once."""
+
+from datetime import UTC, datetime
+from typing import Literal
+
+from fastapi import APIRouter, Request
+from livekit import api
+from pydantic import BaseModel
+
+from api.deps import AppSettings, DbSession
+from api.errors import ApiError, error_responses
+from trunkline.provider_events import from_livekit, from_telnyx, store_once
+from trunkline.providers.telnyx import InvalidTelnyxSignature, verify_webhook
+
+MAX_BODY_BYTES = 1_000_000
+
+router = APIRouter(prefix="/webhooks", tags=["provider webhooks"])
+
+
+class Acknowledgement(BaseModel):
+    status: Literal["stored", "duplicate"]
+    event_id: str
+
+
+async def _body(request: Request) -> bytes:
+    body = await request.body()
+    if len(body) > MAX_BODY_BYTES:
+        raise ApiError(413, "payload_too_large", "webhook bodies are limited to 1 MB")
+    return body
+
+
+def _acknowledge(stored: bool, event_id: str) -> Acknowledgement:
+    return Acknowledgement(status="stored" if stored else "duplicate", event_id=event_id)
+
+
+@router.post("/livekit", responses=error_responses(400, 401))
+async def livekit_webhook(
+    request: Request, session: DbSession, settings: AppSettings
+) -> Acknowledgement:
+    """LiveKit: `Authorization` holds a JWT signed with our API secret over the body's SHA-256."""
+    body = await _body(request)
+    receiver = api.WebhookReceiver(
+        api.TokenVerifier(settings.livekit_api_key, settings.livekit_api_secret)
+    )
+    try:
+        event = receiver.receive(body.decode(), request.headers.get("authorization", ""))
+    except Exception as exc:  # jwt, hash and parse errors all mean: not from LiveKit
+        raise ApiError(401, "invalid_signature", f"LiveKit webhook rejected: {exc}") from exc
+    if not event.id:
+        raise ApiError(400, "invalid_event", "LiveKit webhook without an event id")
+    return _acknowledge(await store_once(session, from_livekit(event)), event.id)
+
+
+@router.post("/telnyx", responses=error_responses(400, 401))
+async def telnyx_webhook(
+    request: Request, session: DbSession, settings: AppSettings
+) -> Acknowledgement:
+    """Telnyx: Ed25519 over `timestamp|body`, within 300 s of now."""
+    body = await _body(request)
+    try:
+        verify_webhook(
+            body,
+            request.headers.get("telnyx-signature-ed25519"),
+            request.headers.get("telnyx-timestamp"),
+            settings.telnyx_public_key,
+            datetime.now(UTC),
+        )
+    except InvalidTelnyxSignature as exc:
+        raise ApiError(401, "invalid_signature", f"Telnyx webhook rejected: {exc}") from exc
+    try:
+        event = from_telnyx(await request.json())
+    except ValueError as exc:
+        raise ApiError(400, "invalid_event", str(exc)) from exc
+    return _acknowledge(await store_once(session, event), event.event_id)

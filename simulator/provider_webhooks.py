@@ -1,0 +1,178 @@
+"""Signed LiveKit and Telnyx webhooks from the simulator to Trunkline, misbehaving on request.
+
+LiveKit: protojson body, `Authorization` holding a JWT (issuer = API key) whose `sha256` claim is
+the body's digest. Telnyx: JSON body, Ed25519 signature over `"{timestamp}|{body}"`.
+"""
+
+import asyncio
+import base64
+import hashlib
+import json
+import logging
+import time
+import uuid
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+import httpx
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+from google.protobuf.json_format import MessageToJson
+from livekit import api
+from livekit.protocol.webhook import WebhookEvent
+from pydantic import BaseModel, Field
+
+logger = logging.getLogger(__name__)
+
+DELIVERY_ATTEMPTS = 3
+REORDER_FLUSH_SECONDS = 0.3
+
+
+class Misbehaviour(BaseModel):
+    """Ways the simulator's webhooks go wrong, for reliability tests."""
+
+    duplicate: int = Field(0, ge=0, le=5, description="Extra copies of every webhook.")
+    delay_seconds: float = Field(0, ge=0, le=60, description="Hold every webhook this long.")
+    drop: list[str] = Field([], description="Event types never delivered (e.g. `call.hangup`).")
+    reorder_window: int = Field(
+        0, ge=0, le=20, description="Deliver webhooks in batches of this size, newest first."
+    )
+
+
+@dataclass
+class Outgoing:
+    provider: str
+    event_type: str
+    event_id: str
+    url: str
+    body: str
+    headers: dict[str, str]
+
+
+@dataclass
+class SentWebhook:
+    provider: str
+    event_type: str
+    event_id: str
+    status: int | None
+    body: dict[str, Any] = field(repr=False)
+
+
+class ProviderWebhooks:
+    """Queues webhooks and delivers them in order (unless told to misbehave)."""
+
+    def __init__(
+        self,
+        *,
+        livekit_url: str,
+        livekit_api_key: str,
+        livekit_api_secret: str,
+        telnyx_url: str,
+        telnyx_private_key: Ed25519PrivateKey,
+    ) -> None:
+        self._livekit_url = livekit_url
+        self._livekit_key = livekit_api_key
+        self._livekit_secret = livekit_api_secret
+        self._telnyx_url = telnyx_url
+        self._telnyx_key = telnyx_private_key
+        self.misbehaviour = Misbehaviour()
+        self.sent: list[SentWebhook] = []
+        self._queue: asyncio.Queue[Outgoing] = asyncio.Queue()
+        self._http = httpx.AsyncClient(timeout=10, trust_env=False)
+        self._worker: asyncio.Task[None] | None = None
+
+    def start(self) -> None:
+        self._worker = asyncio.create_task(self._deliver_forever())
+
+    async def close(self) -> None:
+        if self._worker:
+            self._worker.cancel()
+        await self._http.aclose()
+
+    async def drain(self) -> None:
+        """Wait until everything queued so far has been delivered."""
+        await self._queue.join()
+
+    def livekit(self, event: WebhookEvent) -> None:
+        event.id = event.id or f"EV_{uuid.uuid4().hex[:12]}"
+        event.created_at = event.created_at or int(time.time())
+        body = MessageToJson(event, indent=None)
+        digest = base64.b64encode(hashlib.sha256(body.encode()).digest()).decode()
+        token = api.AccessToken(self._livekit_key, self._livekit_secret).with_sha256(digest)
+        headers = {"Authorization": token.to_jwt(), "Content-Type": "application/webhook+json"}
+        self._enqueue(Outgoing("livekit", event.event, event.id, self._livekit_url, body, headers))
+
+    def telnyx(self, event_type: str, payload: dict[str, Any]) -> None:
+        event_id = str(uuid.uuid4())
+        body = json.dumps(
+            {
+                "data": {
+                    "record_type": "event",
+                    "event_type": event_type,
+                    "id": event_id,
+                    "occurred_at": datetime.now(UTC).isoformat(timespec="milliseconds"),
+                    "payload": payload,
+                },
+                "meta": {"attempt": 1, "delivered_to": self._telnyx_url},
+            }
+        )
+        timestamp = str(int(time.time()))
+        signature = self._telnyx_key.sign(f"{timestamp}|{body}".encode())
+        headers = {
+            "telnyx-signature-ed25519": base64.b64encode(signature).decode(),
+            "telnyx-timestamp": timestamp,
+            "Content-Type": "application/json",
+        }
+        self._enqueue(Outgoing("telnyx", event_type, event_id, self._telnyx_url, body, headers))
+
+    def _enqueue(self, outgoing: Outgoing) -> None:
+        if outgoing.event_type in self.misbehaviour.drop:
+            self._record(outgoing, None)
+            return
+        for _ in range(1 + self.misbehaviour.duplicate):
+            self._queue.put_nowait(outgoing)
+
+    async def _next_batch(self) -> list[Outgoing]:
+        """The next webhooks to send: one, or a reversed batch when reordering."""
+        batch = [await self._queue.get()]
+        window = self.misbehaviour.reorder_window
+        while len(batch) < window:
+            try:
+                batch.append(await asyncio.wait_for(self._queue.get(), REORDER_FLUSH_SECONDS))
+            except TimeoutError:
+                break
+        return batch[::-1] if window else batch
+
+    async def _deliver_forever(self) -> None:
+        while True:
+            batch = await self._next_batch()
+            if self.misbehaviour.delay_seconds:
+                await asyncio.sleep(self.misbehaviour.delay_seconds)
+            for outgoing in batch:
+                self._record(outgoing, await self._post(outgoing))
+                self._queue.task_done()
+
+    def _record(self, outgoing: Outgoing, status: int | None) -> None:
+        """Remember what was sent (status None: dropped on purpose or undeliverable)."""
+        body = json.loads(outgoing.body)
+        self.sent.append(
+            SentWebhook(outgoing.provider, outgoing.event_type, outgoing.event_id, status, body)
+        )
+
+    async def _post(self, outgoing: Outgoing) -> int | None:
+        """POST with a few retries, as the providers do; returns the last status."""
+        status = None
+        for attempt in range(DELIVERY_ATTEMPTS):
+            try:
+                response = await self._http.post(
+                    outgoing.url, content=outgoing.body, headers=outgoing.headers
+                )
+                status = response.status_code
+                if status < 500:
+                    return status
+            except httpx.HTTPError as exc:
+                logger.warning(
+                    "webhook %s to %s failed: %r", outgoing.event_type, outgoing.url, exc
+                )
+            await asyncio.sleep(0.2 * 2**attempt)
+        return status
