@@ -39,6 +39,23 @@ class Misbehaviour(BaseModel):
     )
 
 
+def livekit_headers(body: str, api_key: str, api_secret: str) -> dict[str, str]:
+    """LiveKit's signature: a JWT from the API key whose `sha256` claim is the body's digest."""
+    digest = base64.b64encode(hashlib.sha256(body.encode()).digest()).decode()
+    token = api.AccessToken(api_key, api_secret).with_sha256(digest)
+    return {"Authorization": token.to_jwt(), "Content-Type": "application/webhook+json"}
+
+
+def telnyx_headers(body: str, private_key: Ed25519PrivateKey, timestamp: int) -> dict[str, str]:
+    """Telnyx's signature: Ed25519 over `"{timestamp}|{body}"`, base64."""
+    signature = private_key.sign(f"{timestamp}|{body}".encode())
+    return {
+        "telnyx-signature-ed25519": base64.b64encode(signature).decode(),
+        "telnyx-timestamp": str(timestamp),
+        "Content-Type": "application/json",
+    }
+
+
 @dataclass
 class Outgoing:
     provider: str
@@ -97,9 +114,7 @@ class ProviderWebhooks:
         event.id = event.id or f"EV_{uuid.uuid4().hex[:12]}"
         event.created_at = event.created_at or int(time.time())
         body = MessageToJson(event, indent=None)
-        digest = base64.b64encode(hashlib.sha256(body.encode()).digest()).decode()
-        token = api.AccessToken(self._livekit_key, self._livekit_secret).with_sha256(digest)
-        headers = {"Authorization": token.to_jwt(), "Content-Type": "application/webhook+json"}
+        headers = livekit_headers(body, self._livekit_key, self._livekit_secret)
         self._enqueue(Outgoing("livekit", event.event, event.id, self._livekit_url, body, headers))
 
     def telnyx(self, event_type: str, payload: dict[str, Any]) -> None:
@@ -116,13 +131,7 @@ class ProviderWebhooks:
                 "meta": {"attempt": 1, "delivered_to": self._telnyx_url},
             }
         )
-        timestamp = str(int(time.time()))
-        signature = self._telnyx_key.sign(f"{timestamp}|{body}".encode())
-        headers = {
-            "telnyx-signature-ed25519": base64.b64encode(signature).decode(),
-            "telnyx-timestamp": timestamp,
-            "Content-Type": "application/json",
-        }
+        headers = telnyx_headers(body, self._telnyx_key, int(time.time()))
         self._enqueue(Outgoing("telnyx", event_type, event_id, self._telnyx_url, body, headers))
 
     def _enqueue(self, outgoing: Outgoing) -> None:
