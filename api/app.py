@@ -3,12 +3,14 @@
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
+import httpx
 from fastapi import FastAPI
 from fastapi.routing import APIRoute
 
 from api.errors import install_error_handlers, require_json_bodies
-from api.routes import agents, organization, provider_webhooks
+from api.routes import agents, organization, phone_numbers, provider_webhooks
 from trunkline.db import Database
+from trunkline.providers.telnyx import TelnyxAdapter
 from trunkline.settings import Settings, get_settings
 
 
@@ -26,7 +28,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         database = Database(settings.database_url)
         await database.create_tables()
         app.state.database = database
-        yield
+        async with httpx.AsyncClient(timeout=15, trust_env=False) as http:
+            app.state.telnyx = TelnyxAdapter(
+                settings.telnyx_api_base_url, settings.telnyx_api_key, http
+            )
+            yield
         await database.dispose()
 
     app = FastAPI(
@@ -42,6 +48,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.middleware("http")(require_json_bodies)
     app.include_router(organization.router)
     app.include_router(agents.router)
+    app.include_router(phone_numbers.router)
     app.include_router(provider_webhooks.router)
 
     @app.get("/healthz", tags=["health"], include_in_schema=False)

@@ -7,7 +7,6 @@ from contextlib import asynccontextmanager
 from typing import Any
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
-from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 from fastapi import FastAPI, Response
 from pydantic import BaseModel
 
@@ -17,6 +16,7 @@ from simulator.provider_webhooks import ProviderWebhooks
 from simulator.scripts import Directory
 from simulator.telnyx_api import NumberInventory, telnyx_router
 from simulator.world import World
+from trunkline.providers.telnyx import generate_key_pair
 from trunkline.settings import Settings
 
 logger = logging.getLogger(__name__)
@@ -38,7 +38,7 @@ class SimulatorConfig(BaseModel):
     def from_settings(cls, settings: Settings) -> "SimulatorConfig":
         private_key = settings.simulator_telnyx_private_key
         if not private_key:
-            private_key = generate_telnyx_key_pair()[0]
+            private_key = generate_key_pair()[0]
             logger.warning("no SIMULATOR_TELNYX_PRIVATE_KEY: Telnyx webhooks will not verify")
         return cls(
             livekit_api_key=settings.livekit_api_key,
@@ -48,13 +48,6 @@ class SimulatorConfig(BaseModel):
             trunkline_url=settings.public_base_url,
             public_url=f"http://{settings.simulator_host}:{settings.simulator_port}",
         )
-
-
-def generate_telnyx_key_pair() -> tuple[str, str]:
-    """A new Ed25519 pair as base64: (private key for the simulator, public key for Trunkline)."""
-    private = Ed25519PrivateKey.generate()
-    public = private.public_key().public_bytes(Encoding.Raw, PublicFormat.Raw)
-    return base64.b64encode(private.private_bytes_raw()).decode(), base64.b64encode(public).decode()
 
 
 class Simulator:

@@ -15,11 +15,12 @@ from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.testing import WorkflowEnvironment
 
 from api.app import create_app
-from simulator.app import Simulator, SimulatorConfig, generate_telnyx_key_pair
+from simulator.app import Simulator, SimulatorConfig
 from tests.receiver import WebhookReceiver
 from tests.servers import listening_socket, serving
 from trunkline.db import Database
 from trunkline.organizations import create_organization
+from trunkline.providers.telnyx import generate_key_pair
 from trunkline.settings import Settings
 from trunkline.temporal import SEARCH_ATTRIBUTES, bundled_binary, ensure_search_attributes
 
@@ -52,7 +53,7 @@ def database_url(request: pytest.FixtureRequest, tmp_path) -> str:  # type: igno
 @pytest.fixture(scope="session")
 def telnyx_key_pair() -> tuple[str, str]:
     """(private, public): the simulator signs Telnyx webhooks, Trunkline verifies them."""
-    return generate_telnyx_key_pair()
+    return generate_key_pair()
 
 
 @pytest.fixture

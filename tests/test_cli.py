@@ -5,6 +5,9 @@ import os
 import subprocess
 import sys
 
+import httpx
+
+from simulator.app import Simulator
 from tests.conftest import RunningApi
 from trunkline.db import Database
 from trunkline.settings import Settings
@@ -58,3 +61,36 @@ def test_text_output_shows_id_and_key(settings: Settings, database: Database) ->
     result = trunkline(settings, "org", "create", "Plain")
     assert result.returncode == 0
     assert "organization: org_" in result.stdout and "api key:      tk_" in result.stdout
+
+
+async def test_org_update_sets_verification_and_credits(
+    settings: Settings, api: RunningApi
+) -> None:
+    created = json.loads(trunkline(settings, "org", "create", "Acme", "--json").stdout)
+    org_id = created["organizationId"]
+    result = trunkline(settings, "org", "update", org_id, "--verified", "--credits", "10")
+    assert json.loads(result.stdout) == {
+        "organizationId": org_id,
+        "businessVerified": True,
+        "credits": 10.0,
+    }
+    result = trunkline(settings, "org", "update", org_id, "--unverified", "--add-credits", "-2.5")
+    assert json.loads(result.stdout)["credits"] == 7.5
+    async with api.client(created["apiKey"]) as http:
+        organization = (await http.get("/v1/organization")).json()
+    assert (organization["businessVerified"], organization["credits"]) == (False, 7.5)
+    assert trunkline(settings, "org", "update", "org_missing", "--verified").returncode == 1
+
+
+async def test_provider_events_prints_what_was_stored(
+    settings: Settings, simulator: Simulator, api: RunningApi
+) -> None:
+    async with httpx.AsyncClient(base_url=settings.livekit_url) as control:
+        await control.post(
+            "/control/inbound-calls", json={"from": "+12015551234", "to": "+14155550100"}
+        )
+        await control.post("/control/drain")
+    result = trunkline(settings, "provider-events", "--provider", "telnyx")
+    [event] = [json.loads(line) for line in result.stdout.splitlines()]
+    assert (event["provider"], event["event_type"]) == ("telnyx", "call.initiated")
+    assert trunkline(settings, "provider-events", "--provider", "livekit").stdout == ""

@@ -100,6 +100,11 @@ def test_dev_stack_runs_stops_and_keeps_data(data_dir: Path) -> None:
         assert [agent["name"] for agent in listed["data"]] == ["Desk"]
         assert httpx.get(stack.url("ui"), timeout=5).status_code == 200
         assert httpx.get(stack.url("sim", "/healthz")).json() == {"status": "ok"}
+        inbound = {"from": "+12015551234", "to": "+14155550100"}
+        assert httpx.post(stack.url("sim", "/control/inbound-calls"), json=inbound).is_success
+        httpx.post(stack.url("sim", "/control/drain"), timeout=30)
+        webhooks = httpx.get(stack.url("sim", "/control/state")).json()["webhooks"]
+        assert [(w["event"], w["status"]) for w in webhooks] == [("call.initiated", 200)]
         assert asyncio.run(workflow_pollers(stack.ports["temporal"])) >= 1
     finally:
         rest = stack.stop()

@@ -88,6 +88,50 @@ def _create_org(args: argparse.Namespace) -> int:
     return 0
 
 
+def _update_org(args: argparse.Namespace) -> int:
+    from trunkline.db import Database
+    from trunkline.organizations import update_organization
+
+    async def update() -> dict[str, Any] | None:
+        database = Database(_settings(args).database_url)
+        try:
+            async with database.session() as session:
+                return await update_organization(
+                    session,
+                    args.organization_id,
+                    verified=args.verified,
+                    credits=args.credits,
+                    add_credits=args.add_credits,
+                )
+        finally:
+            await database.dispose()
+
+    organization = asyncio.run(update())
+    if organization is None:
+        print(f"no organization {args.organization_id}", file=sys.stderr)
+        return 1
+    print(json.dumps(organization))
+    return 0
+
+
+def _list_provider_events(args: argparse.Namespace) -> int:
+    from trunkline.db import Database
+    from trunkline.provider_events import recent
+
+    async def read() -> list[dict[str, Any]]:
+        database = Database(_settings(args).database_url)
+        try:
+            async with database.session() as session:
+                events = await recent(session, args.provider, args.limit)
+        finally:
+            await database.dispose()
+        return [event.model_dump(mode="json") for event in events]
+
+    for event in asyncio.run(read()):
+        print(json.dumps(event))
+    return 0
+
+
 def _create_key(args: argparse.Namespace) -> int:
     from trunkline.db import Database
     from trunkline.models import Organization
@@ -141,6 +185,22 @@ def _parser() -> argparse.ArgumentParser:
     create.add_argument("--verified", action="store_true", help="Business verification done.")
     create.add_argument("--credits", type=float, default=0, help="Starting credit balance.")
     create.add_argument("--json", action="store_true", help="Print one JSON object.")
+
+    update = org.add_parser("update", help="Set business verification and credits.")
+    update.set_defaults(handler=_update_org)
+    update.add_argument("organization_id")
+    verification = update.add_mutually_exclusive_group()
+    verification.add_argument("--verified", dest="verified", action="store_true", default=None)
+    verification.add_argument("--unverified", dest="verified", action="store_false")
+    credits = update.add_mutually_exclusive_group()
+    credits.add_argument("--credits", type=float, help="Set the balance.")
+    credits.add_argument("--add-credits", type=float, help="Add to (or, negative, take from) it.")
+
+    events = command(
+        "provider-events", _list_provider_events, "Print stored provider webhooks, newest first."
+    )
+    events.add_argument("--provider", choices=["livekit", "telnyx"])
+    events.add_argument("--limit", type=int, default=20)
 
     key = commands.add_parser("key", help="Manage API keys.").add_subparsers(
         dest="key_command", required=True

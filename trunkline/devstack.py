@@ -7,11 +7,13 @@ reverse order, on Ctrl-C or when any of them dies.
 
 import asyncio
 import contextlib
+import json
 import os
 import signal
 import socket
 import sys
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import httpx
 from sqlmodel import select
@@ -19,6 +21,7 @@ from sqlmodel import select
 from trunkline.db import Database
 from trunkline.models import Organization
 from trunkline.organizations import create_organization
+from trunkline.providers.telnyx import generate_key_pair
 from trunkline.settings import Settings
 from trunkline.temporal import SEARCH_ATTRIBUTES, bundled_binary
 
@@ -42,9 +45,37 @@ class StopRequested(Exception):
     """Ctrl-C arrived while the stack was still starting."""
 
 
+def embedded_settings(settings: Settings) -> Settings:
+    """The settings of the embedded default: telephony is the simulator, webhooks may go local."""
+    simulator = f"http://{settings.simulator_host}:{settings.simulator_port}"
+    private_key, public_key = _telnyx_key_pair(settings.data_dir)
+    return settings.model_copy(
+        update={
+            "webhook_allow_private_targets": True,
+            "public_base_url": f"http://{settings.api_host}:{settings.api_port}",
+            "livekit_url": simulator,
+            "telnyx_api_base_url": f"{simulator}/telnyx/v2",
+            "simulator_telnyx_private_key": private_key,
+            "telnyx_public_key": public_key,
+        }
+    )
+
+
+def _telnyx_key_pair(data_dir: Path) -> tuple[str, str]:
+    """The simulator's Telnyx signing pair, made once and kept in the data folder."""
+    path = data_dir / "telnyx-simulator-key.json"
+    if not path.exists():
+        data_dir.mkdir(parents=True, exist_ok=True)
+        private_key, public_key = generate_key_pair()
+        path.write_text(json.dumps({"private": private_key, "public": public_key}))
+        path.chmod(0o600)
+    pair = json.loads(path.read_text())
+    return pair["private"], pair["public"]
+
+
 class DevStack:
     def __init__(self, settings: Settings) -> None:
-        self.settings = settings.model_copy(update={"webhook_allow_private_targets": True})
+        self.settings = embedded_settings(settings)
         self.children: list[Child] = []
         self._relays: list[asyncio.Task[None]] = []
 

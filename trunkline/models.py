@@ -70,7 +70,7 @@ class Agent(SQLModel, table=True):
 
 
 class PhoneNumber(SQLModel, table=True):
-    """A managed or imported number; `e164` is unique across all organizations."""
+    """A managed (bought through Telnyx) or imported (SIP trunk) number, unique across orgs."""
 
     id: str = Field(default_factory=lambda: new_id("pn"), primary_key=True)
     organization_id: str = Field(foreign_key="organization.id", index=True)
@@ -79,7 +79,12 @@ class PhoneNumber(SQLModel, table=True):
     agent_id: str | None = Field(default=None, foreign_key="agent.id", index=True)
     dispatch_metadata_template: dict[str, Any] | None = Field(default=None, sa_type=JSON)
     label: str | None = None
+    source: str = "sip_trunk"
+    sip_connection_installation_id: str | None = None
+    provider_number_id: str | None = None
+    provider_order_id: str | None = None
     created_at: datetime = timestamp_field(default_factory=utcnow)
+    updated_at: datetime = timestamp_field(default_factory=utcnow)
 
 
 class WebhookDelivery(SQLModel, table=True):

@@ -2,6 +2,7 @@
 
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
 from sqlmodel import select
 from sqlmodel.ext.asyncio.session import AsyncSession
@@ -33,6 +34,33 @@ async def create_organization(
     api_key = _add_api_key(session, organization.id)
     await session.commit()
     return NewOrganization(organization, api_key)
+
+
+async def update_organization(
+    session: AsyncSession,
+    organization_id: str,
+    *,
+    verified: bool | None = None,
+    credits: float | None = None,
+    add_credits: float | None = None,
+) -> dict[str, Any] | None:
+    """Admin changes to verification and credits; returns the organization's new state."""
+    organization = await session.get(Organization, organization_id)
+    if organization is None:
+        return None
+    if verified is not None:
+        organization.business_verified = verified
+    if credits is not None:
+        organization.credits_micros = round(credits * MICROS_PER_CREDIT)
+    if add_credits is not None:
+        organization.credits_micros += round(add_credits * MICROS_PER_CREDIT)
+    session.add(organization)
+    await session.commit()
+    return {
+        "organizationId": organization.id,
+        "businessVerified": organization.business_verified,
+        "credits": organization.credits_micros / MICROS_PER_CREDIT,
+    }
 
 
 async def issue_api_key(session: AsyncSession, organization_id: str) -> str:

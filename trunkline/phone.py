@@ -9,8 +9,8 @@ _E164 = re.compile(r"\+[1-9]\d{6,14}")
 
 
 def check_e164(value: str) -> str:
-    """Accept only strict E.164 (`+` then 7 to 15 digits, no spaces or punctuation)."""
-    if not _E164.fullmatch(value):
+    """Accept only strict E.164: `+`, 7 to 15 digits, no punctuation; North America `+1` + 10."""
+    if not _E164.fullmatch(value) or (value.startswith("+1") and len(value) != 12):
         raise ValueError("must be an E.164 number such as +14155550123")
     return value
 

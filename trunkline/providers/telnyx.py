@@ -6,7 +6,8 @@ from typing import Any
 
 import httpx
 from cryptography.exceptions import InvalidSignature
-from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
+from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 from pydantic import BaseModel
 
 from trunkline.providers.errors import ProviderRejected, ProviderUnavailable
@@ -37,6 +38,13 @@ class CallAlreadyEnded(ProviderRejected):
 
 class InvalidTelnyxSignature(Exception):
     """A webhook whose Ed25519 signature or timestamp does not check out."""
+
+
+def generate_key_pair() -> tuple[str, str]:
+    """A new Ed25519 pair in base64: (private, for whoever signs; public, for `verify_webhook`)."""
+    private = Ed25519PrivateKey.generate()
+    public = private.public_key().public_bytes(Encoding.Raw, PublicFormat.Raw)
+    return base64.b64encode(private.private_bytes_raw()).decode(), base64.b64encode(public).decode()
 
 
 def verify_webhook(

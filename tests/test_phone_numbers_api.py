@@ -1,0 +1,244 @@
+"""Phone numbers through the REST API: search, buy (verification, credits), import, rules."""
+
+from collections.abc import AsyncIterator
+
+import pytest
+
+from simulator.app import Simulator
+from tests.conftest import RunningApi, Tenant, new_tenant
+from trunkline.db import Database
+
+TRUNK_INSTALLATION = "00000000-0000-4000-8000-000000000010"
+
+
+@pytest.fixture
+async def buyer(database: Database, api: RunningApi, simulator: Simulator) -> AsyncIterator[Tenant]:
+    """A verified organization with 5 credits (a number costs 1)."""
+    tenant = await new_tenant(database, api, "Buyer", verified=True, credits=5)
+    yield tenant
+    await tenant.http.aclose()
+
+
+async def credits(tenant: Tenant) -> float:
+    return (await tenant.http.get("/v1/organization")).json()["credits"]
+
+
+async def numbers(tenant: Tenant) -> list[dict]:
+    return (await tenant.http.get("/v1/phone-numbers")).json()["data"]
+
+
+async def agent_id(tenant: Tenant) -> str:
+    return (await tenant.http.post("/v1/agents", json={"name": "Desk"})).json()["id"]
+
+
+async def test_search_lists_numbers_for_sale(buyer: Tenant) -> None:
+    response = await buyer.http.get("/v1/phone-numbers/available", params={"areaCode": "415"})
+    assert response.status_code == 200, response.text
+    options = response.json()["data"]
+    assert len(options) == 10 and options[0]["e164"] == "+14155550100"
+    assert set(options[0]) == {"e164", "locality", "region", "monthlyCost", "upfrontCost"}
+    for bad in ("41", "4155", "015", "abc"):
+        refused = await buyer.http.get("/v1/phone-numbers/available", params={"areaCode": bad})
+        assert refused.status_code == 422, bad
+    missing = await buyer.http.get("/v1/phone-numbers/available")
+    assert missing.json()["error"]["details"][0]["field"] == "areaCode"
+
+
+async def test_buying_charges_credits_and_orders_at_the_carrier(
+    buyer: Tenant, simulator: Simulator
+) -> None:
+    desk = await agent_id(buyer)
+    options = (await buyer.http.get("/v1/phone-numbers/available?areaCode=415")).json()["data"]
+    body = {"e164": options[0]["e164"], "direction": "both", "agentId": desk, "label": "Main"}
+    response = await buyer.http.post("/v1/phone-numbers", json=body)
+    assert response.status_code == 201, response.text
+    number = response.json()
+    assert number["id"].startswith("pn_")
+    assert (number["e164"], number["source"], number["agentId"]) == (body["e164"], "managed", desk)
+    assert await credits(buyer) == 4.0
+    assert list(simulator.inventory.owned.values()) == [body["e164"]]
+    assert (await buyer.http.get(f"/v1/phone-numbers/{number['id']}")).json() == number
+
+    assert (await buyer.http.delete(f"/v1/phone-numbers/{number['id']}")).status_code == 204
+    assert simulator.inventory.owned == {}
+    assert await numbers(buyer) == []
+
+
+async def test_buying_needs_business_verification(tenant: Tenant, simulator: Simulator) -> None:
+    body = {"e164": "+14155550100", "direction": "outbound"}
+    response = await tenant.http.post("/v1/phone-numbers", json=body)
+    assert response.status_code == 403
+    assert response.json()["error"]["code"] == "business_verification_required"
+    assert await numbers(tenant) == [] and simulator.inventory.owned == {}
+
+
+async def test_buying_needs_enough_credits(
+    database: Database, api: RunningApi, simulator: Simulator
+) -> None:
+    poor = await new_tenant(database, api, "Poor", verified=True, credits=0.5)
+    response = await poor.http.post(
+        "/v1/phone-numbers", json={"e164": "+14155550100", "direction": "outbound"}
+    )
+    assert response.status_code == 402
+    assert response.json()["error"]["code"] == "insufficient_credits"
+    assert await credits(poor) == 0.5 and simulator.inventory.owned == {}
+    await poor.http.aclose()
+
+
+async def test_a_failed_order_stores_nothing_and_refunds(
+    buyer: Tenant, simulator: Simulator
+) -> None:
+    simulator.inventory.fail_orders = True
+    response = await buyer.http.post(
+        "/v1/phone-numbers", json={"e164": "+14155550100", "direction": "outbound"}
+    )
+    assert response.status_code == 409
+    assert response.json()["error"]["code"] == "number_unavailable"
+    assert await numbers(buyer) == [] and await credits(buyer) == 5.0
+
+
+async def test_a_number_belongs_to_one_organization(
+    buyer: Tenant, database: Database, api: RunningApi
+) -> None:
+    body = {"e164": "+14155550100", "direction": "outbound"}
+    assert (await buyer.http.post("/v1/phone-numbers", json=body)).status_code == 201
+    rival = await new_tenant(database, api, "Rival", verified=True, credits=5)
+    for path, extra in (
+        ("/v1/phone-numbers", {}),
+        ("/v1/phone-numbers/import-sip-trunk", {"sipConnectionInstallationId": TRUNK_INSTALLATION}),
+    ):
+        response = await rival.http.post(path, json={**body, **extra})
+        assert response.status_code == 409, path
+        assert response.json()["error"]["code"] == "phone_number_taken"
+        assert "Buyer" not in response.text
+    assert await credits(rival) == 5.0
+    await rival.http.aclose()
+
+
+async def test_import_a_sip_trunk_number_as_in_the_guide(buyer: Tenant) -> None:
+    desk = await agent_id(buyer)
+    body = {
+        "e164": "+442071234567",
+        "sipConnectionInstallationId": TRUNK_INSTALLATION,
+        "direction": "both",
+        "agentId": desk,
+        "label": "London front desk",
+    }
+    response = await buyer.http.post("/v1/phone-numbers/import-sip-trunk", json=body)
+    assert response.status_code == 201, response.text
+    number = response.json()
+    assert (number["source"], number["sipConnectionInstallationId"]) == (
+        "sip_trunk",
+        TRUNK_INSTALLATION,
+    )
+    assert await credits(buyer) == 5.0
+    bad = {**body, "e164": "+442071234568", "sipConnectionInstallationId": "trunk-1"}
+    response = await buyer.http.post("/v1/phone-numbers/import-sip-trunk", json=bad)
+    assert response.status_code == 422
+
+
+@pytest.mark.parametrize("e164", ["4155550100", "+1 415 555 0100", "+0123456789", "+1415555", ""])
+async def test_numbers_must_be_strict_e164(buyer: Tenant, e164: str) -> None:
+    body = {
+        "e164": e164,
+        "direction": "outbound",
+        "sipConnectionInstallationId": TRUNK_INSTALLATION,
+    }
+    response = await buyer.http.post("/v1/phone-numbers/import-sip-trunk", json=body)
+    assert response.status_code == 422
+    assert response.json()["error"]["details"][0]["field"] == "e164"
+
+
+async def test_inbound_routing_rules(buyer: Tenant, database: Database, api: RunningApi) -> None:
+    path = "/v1/phone-numbers/import-sip-trunk"
+    base = {"sipConnectionInstallationId": TRUNK_INSTALLATION}
+    for direction in ("inbound", "both"):
+        response = await buyer.http.post(
+            path, json={**base, "e164": "+14155550100", "direction": direction}
+        )
+        assert response.status_code == 422
+        assert response.json()["error"]["code"] == "routing_required"
+    outbound = {**base, "e164": "+14155550100", "direction": "outbound"}
+    assert (await buyer.http.post(path, json=outbound)).status_code == 201
+
+    other = await new_tenant(database, api, "Other")
+    theirs = await agent_id(other)
+    response = await buyer.http.post(
+        path, json={**base, "e164": "+14155550101", "direction": "inbound", "agentId": theirs}
+    )
+    assert response.status_code == 422
+    assert response.json()["error"]["code"] == "agent_not_found"
+    await other.http.aclose()
+
+    template_only = {
+        **base,
+        "e164": "+14155550102",
+        "direction": "inbound",
+        "dispatchMetadataTemplate": {"tenant": "acme", "caller": "{{callerNumber}}"},
+    }
+    assert (await buyer.http.post(path, json=template_only)).status_code == 201
+    typo = {
+        **template_only,
+        "e164": "+14155550103",
+        "dispatchMetadataTemplate": {"c": "{{caller}}"},
+    }
+    response = await buyer.http.post(path, json=typo)
+    assert response.status_code == 422 and "unknown placeholder(s) caller" in response.text
+
+
+async def test_patch_keeps_the_rules(buyer: Tenant) -> None:
+    desk = await agent_id(buyer)
+    created = await buyer.http.post(
+        "/v1/phone-numbers/import-sip-trunk",
+        json={
+            "e164": "+14155550100",
+            "sipConnectionInstallationId": TRUNK_INSTALLATION,
+            "direction": "outbound",
+        },
+    )
+    path = f"/v1/phone-numbers/{created.json()['id']}"
+    refused = await buyer.http.patch(path, json={"direction": "inbound"})
+    assert refused.json()["error"]["code"] == "routing_required"
+    routed = await buyer.http.patch(path, json={"direction": "both", "agentId": desk})
+    assert routed.status_code == 200 and routed.json()["agentId"] == desk
+    template = {"line": "{{dialedNumber}}"}
+    both = await buyer.http.patch(path, json={"dispatchMetadataTemplate": template, "label": "L"})
+    assert both.json()["dispatchMetadataTemplate"] == template
+    cleared = await buyer.http.patch(path, json={"agentId": None})
+    assert cleared.status_code == 200 and cleared.json()["agentId"] is None
+    assert (
+        await buyer.http.patch(path, json={"dispatchMetadataTemplate": None})
+    ).status_code == 422
+    assert (await buyer.http.patch(path, json={"direction": None})).status_code == 422
+    assert (await buyer.http.patch(path, json={"e164": "+14155550199"})).status_code == 422
+    assert (await buyer.http.get(path)).json()["dispatchMetadataTemplate"] == template
+
+
+async def test_routed_agents_cannot_be_deleted_and_tenancy_holds(
+    buyer: Tenant, database: Database, api: RunningApi
+) -> None:
+    desk = await agent_id(buyer)
+    number = (
+        await buyer.http.post(
+            "/v1/phone-numbers/import-sip-trunk",
+            json={
+                "e164": "+14155550100",
+                "sipConnectionInstallationId": TRUNK_INSTALLATION,
+                "direction": "inbound",
+                "agentId": desk,
+            },
+        )
+    ).json()
+    refused = await buyer.http.delete(f"/v1/agents/{desk}")
+    assert refused.status_code == 409
+    assert refused.json()["error"]["details"] == {"phoneNumbers": ["+14155550100"]}
+    listed = await buyer.http.get("/v1/phone-numbers", params={"agentId": desk})
+    assert [n["id"] for n in listed.json()["data"]] == [number["id"]]
+
+    other = await new_tenant(database, api, "Other")
+    path = f"/v1/phone-numbers/{number['id']}"
+    assert (await other.http.get(path)).status_code == 404
+    assert (await other.http.patch(path, json={"label": "mine"})).status_code == 404
+    assert (await other.http.delete(path)).status_code == 404
+    assert await numbers(other) == []
+    await other.http.aclose()

@@ -1,0 +1,200 @@
+"""Phone numbers: routing rules, purchase with credits, import, update and release."""
+
+from typing import Any, Literal
+
+from sqlalchemy import update
+from sqlalchemy.exc import IntegrityError
+from sqlmodel import col, select
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from trunkline.agents import get_agent
+from trunkline.models import Organization, PhoneNumber, utcnow
+from trunkline.pagination import PageOf, paginate
+from trunkline.providers.errors import ProviderRejected
+from trunkline.providers.telnyx import TelnyxAdapter
+
+Direction = Literal["inbound", "outbound", "both"]
+
+
+class PhoneNumberError(Exception):
+    """A rule a phone number request broke; `code` is the API error code."""
+
+    def __init__(self, code: str, message: str) -> None:
+        super().__init__(message)
+        self.code = code
+        self.message = message
+
+
+def allows_inbound(direction: str) -> bool:
+    return direction in ("inbound", "both")
+
+
+def allows_outbound(direction: str) -> bool:
+    return direction in ("outbound", "both")
+
+
+async def check_routing(
+    session: AsyncSession,
+    organization_id: str,
+    direction: str,
+    agent_id: str | None,
+    template: dict[str, Any] | None,
+) -> None:
+    """Inbound numbers need an agent or a template, and the agent must be the caller's own."""
+    if allows_inbound(direction) and not agent_id and not template:
+        raise PhoneNumberError(
+            "routing_required",
+            f"a number with direction {direction} needs agentId or dispatchMetadataTemplate",
+        )
+    if agent_id and await get_agent(session, organization_id, agent_id) is None:
+        raise PhoneNumberError("agent_not_found", f"agent {agent_id} not found")
+
+
+async def ensure_unclaimed(session: AsyncSession, e164: str) -> None:
+    """A number belongs to at most one organization (which one is never revealed)."""
+    statement = select(PhoneNumber.id).where(PhoneNumber.e164 == e164)
+    if (await session.exec(statement)).first():
+        raise PhoneNumberError("phone_number_taken", f"{e164} is already registered")
+
+
+async def _insert(session: AsyncSession, number: PhoneNumber) -> PhoneNumber:
+    session.add(number)
+    try:
+        await session.commit()
+    except IntegrityError as exc:  # lost a race for the same e164
+        await session.rollback()
+        raise PhoneNumberError(
+            "phone_number_taken", f"{number.e164} is already registered"
+        ) from exc
+    return number
+
+
+async def import_number(session: AsyncSession, number: PhoneNumber) -> PhoneNumber:
+    """Register a number the customer already owns on a SIP trunk."""
+    await check_routing(
+        session,
+        number.organization_id,
+        number.direction,
+        number.agent_id,
+        number.dispatch_metadata_template,
+    )
+    await ensure_unclaimed(session, number.e164)
+    return await _insert(session, number)
+
+
+async def _change_credits(session: AsyncSession, organization_id: str, delta: int) -> bool:
+    """Add `delta` micro-credits atomically, refusing to go below zero; True when applied."""
+    statement = (
+        update(Organization)
+        .where(col(Organization.id) == organization_id)
+        .where(col(Organization.credits_micros) + delta >= 0)
+        .values(credits_micros=col(Organization.credits_micros) + delta)
+    )
+    applied = (await session.exec(statement)).rowcount == 1  # type: ignore[call-overload]
+    await session.commit()
+    return applied
+
+
+async def buy_number(
+    session: AsyncSession,
+    organization: Organization,
+    number: PhoneNumber,
+    price_micros: int,
+    telnyx: TelnyxAdapter,
+    connection_id: str,
+) -> PhoneNumber:
+    """Charge the price, order through Telnyx, store; refund (and release) if any step fails."""
+    if not organization.business_verified:
+        raise PhoneNumberError(
+            "business_verification_required",
+            "buying numbers requires business verification of your organization",
+        )
+    await check_routing(
+        session,
+        organization.id,
+        number.direction,
+        number.agent_id,
+        number.dispatch_metadata_template,
+    )
+    await ensure_unclaimed(session, number.e164)
+    if not await _change_credits(session, organization.id, -price_micros):
+        raise PhoneNumberError(
+            "insufficient_credits", f"a number costs {price_micros / 1e6:g} credits"
+        )
+    try:
+        order = await telnyx.order_number(number.e164, connection_id)
+    except Exception:
+        await _change_credits(session, organization.id, price_micros)
+        raise
+    number.source = "managed"
+    number.provider_order_id = order.order_id
+    number.provider_number_id = order.phone_number_id
+    try:
+        return await _insert(session, number)
+    except PhoneNumberError:
+        await _change_credits(session, organization.id, price_micros)
+        if order.phone_number_id:
+            await telnyx.release_number(order.phone_number_id)
+        raise
+
+
+async def get_number(
+    session: AsyncSession, organization_id: str, number_id: str
+) -> PhoneNumber | None:
+    statement = select(PhoneNumber).where(
+        PhoneNumber.id == number_id, PhoneNumber.organization_id == organization_id
+    )
+    return (await session.exec(statement)).first()
+
+
+async def list_numbers(
+    session: AsyncSession,
+    organization_id: str,
+    limit: int,
+    cursor: str | None,
+    agent_id: str | None = None,
+    direction: str | None = None,
+) -> PageOf[PhoneNumber]:
+    statement = select(PhoneNumber).where(PhoneNumber.organization_id == organization_id)
+    if agent_id:
+        statement = statement.where(PhoneNumber.agent_id == agent_id)
+    if direction:
+        statement = statement.where(PhoneNumber.direction == direction)
+    return await paginate(session, statement, PhoneNumber.id, limit, cursor)
+
+
+async def update_number(
+    session: AsyncSession, number: PhoneNumber, changes: dict[str, Any]
+) -> PhoneNumber:
+    """Apply `changes` (snake_case fields) if the result still follows the routing rules."""
+    merged = {
+        "direction": number.direction,
+        "agent_id": number.agent_id,
+        "dispatch_metadata_template": number.dispatch_metadata_template,
+        **changes,
+    }
+    await check_routing(
+        session,
+        number.organization_id,
+        merged["direction"],
+        merged["agent_id"],
+        merged["dispatch_metadata_template"],
+    )
+    for field, value in changes.items():
+        setattr(number, field, value)
+    number.updated_at = utcnow()
+    session.add(number)
+    await session.commit()
+    return number
+
+
+async def release_number(session: AsyncSession, number: PhoneNumber, telnyx: TelnyxAdapter) -> None:
+    """Release a managed number at Telnyx (already gone there is fine), then forget it."""
+    if number.source == "managed" and number.provider_number_id:
+        try:
+            await telnyx.release_number(number.provider_number_id)
+        except ProviderRejected as exc:
+            if exc.status != 404:
+                raise
+    await session.delete(number)
+    await session.commit()
