@@ -102,6 +102,9 @@ class Simulator:
 
         @app.get("/recordings/{egress_id}.ogg")
         async def recording(egress_id: str) -> Response:
+            finished = self.world.recordings.get(egress_id)
+            if finished is None or finished.ended_at is None:
+                return Response(status_code=404)
             return Response(SIM_RECORDING, media_type="audio/ogg")
 
         @app.get("/healthz")

@@ -20,7 +20,9 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from google.protobuf.json_format import MessageToJson
 from livekit import api
 from livekit.protocol.webhook import WebhookEvent
-from pydantic import BaseModel, Field
+from pydantic import Field
+
+from simulator.scripts import ScriptModel
 
 logger = logging.getLogger(__name__)
 
@@ -28,7 +30,7 @@ DELIVERY_ATTEMPTS = 3
 REORDER_FLUSH_SECONDS = 0.3
 
 
-class Misbehaviour(BaseModel):
+class Misbehaviour(ScriptModel):
     """Ways the simulator's webhooks go wrong, for reliability tests."""
 
     duplicate: int = Field(0, ge=0, le=5, description="Extra copies of every webhook.")

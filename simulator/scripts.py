@@ -2,7 +2,9 @@
 
 from typing import Literal
 
-from pydantic import BaseModel, Field
+from pydantic import ConfigDict, Field
+
+from trunkline.pipeline import ApiModel
 
 Behaviour = Literal[
     "answer", "no-answer", "busy", "unavailable", "not-found", "declined", "voicemail"
@@ -17,12 +19,18 @@ SIP_FAILURES: dict[str, tuple[int, str]] = {
 """The SIP final response each refusing behaviour answers with."""
 
 
-class SpokenLine(BaseModel):
+class ScriptModel(ApiModel):
+    """camelCase on the control API, snake_case in Python (tests build scripts directly)."""
+
+    model_config = ConfigDict(validate_by_name=True)
+
+
+class SpokenLine(ScriptModel):
     text: str
     after_seconds: float = Field(0, ge=0, description="Offset from the moment the leg connects.")
 
 
-class FarEnd(BaseModel):
+class FarEnd(ScriptModel):
     """A party we dial (an outbound call, a transfer target, a consultation leg)."""
 
     behaviour: Behaviour = "answer"
@@ -36,7 +44,7 @@ class FarEnd(BaseModel):
     )
 
 
-class Caller(BaseModel):
+class Caller(ScriptModel):
     """The person placing an inbound call."""
 
     hangup_after_seconds: float | None = Field(
