@@ -6,38 +6,73 @@ Run it with `trunkline worker` or `python worker.py`; it reads the same settings
 import asyncio
 import logging
 import signal
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from datetime import timedelta
 
+import httpx
 from temporalio.client import Client
 from temporalio.worker import Worker
 
+from activities.calls import CallActivities
 from activities.webhooks import WebhookActivities
 from trunkline.db import Database
+from trunkline.providers.livekit import LiveKitAdapter
+from trunkline.providers.telnyx import TelnyxAdapter
 from trunkline.settings import Settings, get_settings
 from trunkline.temporal import connect, ensure_search_attributes
 from trunkline.webhooks.client import WebhookClient
+from workflows.call import CallWorkflow
+from workflows.reject_inbound import RejectInboundCallWorkflow
 from workflows.webhook_delivery import WebhookDeliveryWorkflow
 
-WORKFLOWS = [WebhookDeliveryWorkflow]
+WORKFLOWS = [CallWorkflow, RejectInboundCallWorkflow, WebhookDeliveryWorkflow]
 
 
-def webhook_client(settings: Settings) -> WebhookClient:
-    return WebhookClient(
+@asynccontextmanager
+async def running_worker(
+    client: Client, settings: Settings, database: Database
+) -> AsyncIterator[Worker]:
+    """The worker with every workflow and activity registered, polling until the block ends."""
+    webhooks = WebhookClient(
         timeout_seconds=settings.webhook_timeout_seconds,
         allow_private_targets=settings.webhook_allow_private_targets,
     )
-
-
-def build_worker(client: Client, settings: Settings, database: Database) -> Worker:
-    """The worker with every workflow and activity registered, bound to `database`."""
-    webhooks = WebhookActivities(database, webhook_client(settings))
-    return Worker(
-        client,
-        task_queue=settings.temporal_task_queue,
-        workflows=WORKFLOWS,
-        activities=[webhooks.attempt, webhooks.update],
-        graceful_shutdown_timeout=timedelta(seconds=10),
+    livekit = LiveKitAdapter(
+        settings.livekit_url,
+        settings.livekit_api_key,
+        settings.livekit_api_secret,
+        settings.livekit_sip_outbound_trunk_id,
     )
+    async with httpx.AsyncClient(timeout=15, trust_env=False) as http:
+        telnyx = TelnyxAdapter(settings.telnyx_api_base_url, settings.telnyx_api_key, http)
+        deliveries = WebhookActivities(database, webhooks)
+        calls = CallActivities(database, settings, livekit, telnyx, webhooks)
+        worker = Worker(
+            client,
+            task_queue=settings.temporal_task_queue,
+            workflows=WORKFLOWS,
+            activities=[
+                deliveries.attempt,
+                deliveries.update,
+                calls.prepare,
+                calls.pre_call,
+                calls.open_room,
+                calls.dial,
+                calls.bridge,
+                calls.probe,
+                calls.hang_up,
+                calls.reject,
+                calls.record_event,
+            ],
+            graceful_shutdown_timeout=timedelta(seconds=10),
+        )
+        try:
+            async with worker:
+                yield worker
+        finally:
+            await livekit.aclose()
+            await webhooks.aclose()
 
 
 async def run_worker(settings: Settings) -> None:
@@ -50,7 +85,7 @@ async def run_worker(settings: Settings) -> None:
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(signum, stop.set)
-    async with build_worker(client, settings, database):
+    async with running_worker(client, settings, database):
         logging.getLogger(__name__).info("worker polling %s", settings.temporal_task_queue)
         await stop.wait()
     await database.dispose()

@@ -7,11 +7,20 @@ import httpx
 from fastapi import FastAPI
 from fastapi.routing import APIRoute
 
+from api.call_routing import CallRouter
 from api.errors import install_error_handlers, require_json_bodies
-from api.routes import agents, organization, phone_numbers, provider_webhooks
+from api.routes import (
+    agent_calls,
+    agents,
+    calls,
+    organization,
+    phone_numbers,
+    provider_webhooks,
+)
 from trunkline.db import Database
 from trunkline.providers.telnyx import TelnyxAdapter
 from trunkline.settings import Settings, get_settings
+from trunkline.temporal import connect
 
 
 def _operation_id(route: APIRoute) -> str:
@@ -28,6 +37,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         database = Database(settings.database_url)
         await database.create_tables()
         app.state.database = database
+        app.state.temporal = await connect(settings, lazy=True)
+        app.state.call_router = CallRouter(app.state.temporal, settings.temporal_task_queue)
         async with httpx.AsyncClient(timeout=15, trust_env=False) as http:
             app.state.telnyx = TelnyxAdapter(
                 settings.telnyx_api_base_url, settings.telnyx_api_key, http
@@ -49,6 +60,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(organization.router)
     app.include_router(agents.router)
     app.include_router(phone_numbers.router)
+    app.include_router(calls.router)
+    app.include_router(agent_calls.router)
     app.include_router(provider_webhooks.router)
 
     @app.get("/healthz", tags=["health"], include_in_schema=False)

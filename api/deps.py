@@ -6,7 +6,9 @@ from typing import Annotated
 from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from sqlmodel.ext.asyncio.session import AsyncSession
+from temporalio.client import Client
 
+from api.call_routing import CallRouter
 from api.errors import ApiError
 from trunkline.db import Database
 from trunkline.models import Organization
@@ -49,3 +51,15 @@ async def authenticate(
 
 
 CurrentOrganization = Annotated[Organization, Depends(authenticate)]
+
+
+def get_temporal(request: Request) -> Client:
+    return request.app.state.temporal
+
+
+def get_router(request: Request) -> CallRouter:
+    return request.app.state.call_router
+
+
+Temporal = Annotated[Client, Depends(get_temporal)]
+Router = Annotated[CallRouter, Depends(get_router)]

@@ -50,6 +50,7 @@ _DESCRIPTIONS = {
     415: "The body must be JSON (`unsupported_media_type`)",
     422: "Validation failed (`validation_error`); `details` lists each problem",
     502: "The telephony provider failed (`provider_error`)",
+    503: "Temporal is unreachable; retry (`temporarily_unavailable`)",
 }
 
 

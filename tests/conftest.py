@@ -23,6 +23,7 @@ from trunkline.organizations import create_organization
 from trunkline.providers.telnyx import generate_key_pair
 from trunkline.settings import Settings
 from trunkline.temporal import SEARCH_ATTRIBUTES, bundled_binary, ensure_search_attributes
+from worker import running_worker
 
 POSTGRES_ADMIN_URL = os.environ.get(
     "TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test"
@@ -67,7 +68,11 @@ def sockets() -> Iterator[dict[str, socket.socket]]:
 
 @pytest.fixture
 def settings(  # type: ignore[no-untyped-def]
-    database_url: str, tmp_path, sockets: dict[str, socket.socket], telnyx_key_pair: tuple[str, str]
+    database_url: str,
+    tmp_path,
+    sockets: dict[str, socket.socket],
+    telnyx_key_pair: tuple[str, str],
+    local_temporal: WorkflowEnvironment,
 ) -> Settings:
     """Settings for one test: its own database, task queue, API and simulator."""
     api_port = sockets["api"].getsockname()[1]
@@ -84,6 +89,8 @@ def settings(  # type: ignore[no-untyped-def]
         telnyx_api_base_url=f"http://127.0.0.1:{sim_port}/telnyx/v2",
         simulator_telnyx_private_key=telnyx_key_pair[0],
         telnyx_public_key=telnyx_key_pair[1],
+        temporal_address=local_temporal.client.service_client.config.target_host,
+        call_watchdog_seconds=5,
     )
 
 
@@ -190,3 +197,12 @@ async def simulator(
     simulator = Simulator(config)
     async with serving(simulator.app(), sockets["simulator"]):
         yield simulator
+
+
+@pytest.fixture
+async def worker(
+    local_temporal: WorkflowEnvironment, settings: Settings, database: Database
+) -> AsyncIterator[None]:
+    """The real worker (every workflow and activity) on the test's task queue."""
+    async with running_worker(local_temporal.client, settings, database):
+        yield

@@ -17,7 +17,7 @@ from trunkline.models import Organization, WebhookAttempt, WebhookDelivery
 from trunkline.organizations import create_organization
 from trunkline.settings import Settings
 from trunkline.workflow_io import WebhookDeliveryInput, WebhookDeliveryResult
-from worker import build_worker
+from worker import running_worker
 from workflows.webhook_delivery import RETRY_DELAYS, WebhookDeliveryWorkflow
 
 PAYLOAD = {"type": "call.status", "call_id": "session_1", "status": "ended"}
@@ -49,7 +49,7 @@ async def deliver(
 ) -> AsyncIterator:
     """Run one delivery to completion on the time-skipping server; returns result and handle."""
     env = time_skipping_temporal
-    async with build_worker(env.client, settings, database):
+    async with running_worker(env.client, settings, database):
 
         async def run(delivery_id: str) -> tuple[WebhookDeliveryResult, WorkflowHandle]:
             handle = await env.client.start_workflow(
@@ -153,7 +153,7 @@ async def test_pending_delivery_records_when_it_tries_next(
 ) -> None:
     receiver.script(Reply(503))
     delivery_id = await new_delivery(database, organization, f"{receiver.url}/status")
-    async with build_worker(local_temporal.client, settings, database):
+    async with running_worker(local_temporal.client, settings, database):
         handle = await local_temporal.client.start_workflow(
             WebhookDeliveryWorkflow.run,
             WebhookDeliveryInput(delivery_id=delivery_id),

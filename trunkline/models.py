@@ -93,6 +93,8 @@ class WebhookDelivery(SQLModel, table=True):
     id: str = Field(default_factory=lambda: new_id("msg"), primary_key=True)
     organization_id: str = Field(foreign_key="organization.id", index=True)
     call_id: str | None = Field(default=None, index=True)
+    event_sequence: int | None = None
+    """The call event this delivery reports, so a retried recording finds it again."""
     event_type: str
     url: str
     payload: dict[str, Any] = json_field()
@@ -133,3 +135,74 @@ class ProviderEvent(SQLModel, table=True):
     room_name: str | None = Field(default=None, index=True)
     call_control_id: str | None = Field(default=None, index=True)
     payload: dict[str, Any] = json_field()
+    dispatched_at: datetime | None = timestamp_field(default=None)
+    """When the event reached its call workflow (or was found to concern no call)."""
+    disposition: str | None = None
+    """What became of it when no call took it, e.g. `rejected: unknown number`."""
+
+
+class Call(SQLModel, table=True):
+    """One phone call (a session): its route, resolved config and where it stands."""
+
+    __table_args__ = (UniqueConstraint("organization_id", "idempotency_key"),)
+
+    id: str = Field(default_factory=lambda: new_id("session"), primary_key=True)
+    organization_id: str = Field(foreign_key="organization.id", index=True)
+    agent_id: str | None = Field(default=None, index=True)
+    phone_number_id: str | None = None
+    direction: str
+    status: str = "queued"
+    from_number: str = Field(index=True)
+    to_number: str = Field(index=True)
+    room_name: str = Field(unique=True)
+    sip_participant_identity: str
+    call_control_id: str | None = Field(default=None, unique=True)
+    idempotency_key: str | None = None
+    request: dict[str, Any] = json_field(default_factory=dict)
+    """The per-call fields as requested (outbound) or the inbound routing inputs."""
+    pipeline_config: dict[str, Any] = json_field(default_factory=dict)
+    config_sources: dict[str, str] = json_field(default_factory=dict)
+    call_metadata: dict[str, Any] = json_field(default_factory=dict)
+    failure_cause: str | None = None
+    sip_status_code: int | None = None
+    sip_status: str | None = None
+    ended_reason: str | None = None
+    answered_machine: bool | None = None
+    created_at: datetime = timestamp_field(default_factory=utcnow)
+    answered_at: datetime | None = timestamp_field(default=None)
+    ended_at: datetime | None = timestamp_field(default=None)
+    updated_at: datetime = timestamp_field(default_factory=utcnow)
+
+
+class CallEvent(SQLModel, table=True):
+    """A durable lifecycle event of a call, in the order the call workflow saw it."""
+
+    __table_args__ = (UniqueConstraint("call_id", "sequence"),)
+
+    id: str = Field(default_factory=lambda: new_id("evt"), primary_key=True)
+    call_id: str = Field(foreign_key="call.id", index=True)
+    sequence: int
+    source: str
+    type: str
+    status: str | None = None
+    sip_status_code: int | None = None
+    sip_status: str | None = None
+    detail: str | None = None
+    provider_event_id: str | None = None
+    payload: dict[str, Any] = json_field(default_factory=dict)
+    occurred_at: datetime = timestamp_field(default_factory=utcnow)
+
+
+class TranscriptEntry(SQLModel, table=True):
+    """A line of the conversation, as the agent reported it; `entry_id` is the agent's own id."""
+
+    __table_args__ = (UniqueConstraint("call_id", "entry_id"),)
+
+    id: str = Field(default_factory=lambda: new_id("tr"), primary_key=True)
+    call_id: str = Field(foreign_key="call.id", index=True)
+    entry_id: str
+    role: str
+    text: str
+    started_at: datetime | None = timestamp_field(default=None)
+    ended_at: datetime | None = timestamp_field(default=None)
+    created_at: datetime = timestamp_field(default_factory=utcnow)

@@ -41,15 +41,18 @@ def from_telnyx(body: dict[str, Any]) -> ProviderEvent:
     )
 
 
-async def store_once(session: AsyncSession, event: ProviderEvent) -> bool:
-    """Store the event unless its provider id is already stored; True when it is new."""
+async def store_once(session: AsyncSession, event: ProviderEvent) -> tuple[ProviderEvent, bool]:
+    """Store the event unless its provider id is already stored; returns the row and whether new."""
     session.add(event)
     try:
         await session.commit()
     except IntegrityError:
         await session.rollback()
-        return False
-    return True
+        statement = select(ProviderEvent).where(
+            ProviderEvent.provider == event.provider, ProviderEvent.event_id == event.event_id
+        )
+        return (await session.exec(statement)).one(), False
+    return event, True
 
 
 async def recent(session: AsyncSession, provider: str | None, limit: int) -> list[ProviderEvent]:

@@ -45,6 +45,14 @@ class Settings(BaseSettings):
         "", description="Base64 Ed25519 private key the simulator signs Telnyx webhooks with."
     )
 
+    agent_token_secret: str = Field(
+        "trunkline-dev-agent-token-secret-change-me",
+        description="Signs the per-call tokens agents use on the agent endpoints.",
+    )
+    pre_call_timeout_seconds: float = Field(3.0, gt=0, le=30)
+    call_watchdog_seconds: float = Field(30.0, gt=0)
+    call_max_duration_seconds: float = Field(3600.0, gt=0)
+
     webhook_timeout_seconds: float = Field(10.0, gt=0, le=60)
     webhook_allow_private_targets: bool = False
     webhook_secret_grace_hours: float = Field(24.0, ge=0)

@@ -37,12 +37,16 @@ SEARCH_ATTRIBUTES: list[SearchAttributeKey] = [
 """Every custom search attribute the workflows upsert; each environment must register them all."""
 
 
-async def connect(settings: Settings) -> Client:
-    """A client for the configured namespace, speaking pydantic models."""
+async def connect(settings: Settings, *, lazy: bool = False) -> Client:
+    """A client for the configured namespace, speaking pydantic models.
+
+    `lazy` connects on first use, so the API can start before Temporal answers.
+    """
     return await Client.connect(
         settings.temporal_address,
         namespace=settings.temporal_namespace,
         data_converter=pydantic_data_converter,
+        lazy=lazy,
     )
 
 

@@ -1,5 +1,6 @@
 """WebhookDeliveryWorkflow: one signed customer webhook, retried for more than three days."""
 
+import contextlib
 from datetime import datetime, timedelta
 
 from temporalio import workflow
@@ -42,22 +43,37 @@ _ACTIVITY_RETRY = RetryPolicy(
 class WebhookDeliveryWorkflow:
     """Attempts on `RETRY_DELAYS` (longer when `Retry-After` asks) until a 2xx or a 410."""
 
+    def __init__(self) -> None:
+        self._retry_now = False
+
+    @workflow.signal
+    def retry_now(self) -> None:
+        """Attempt at once instead of waiting for the next scheduled attempt."""
+        self._retry_now = True
+
     @workflow.run
     async def run(self, request: WebhookDeliveryInput) -> WebhookDeliveryResult:
         attempts = 0
         while True:
             attempts += 1
-            outcome = await self._attempt(request.delivery_id, attempts)
+            number = request.first_attempt + attempts - 1
+            outcome = await self._attempt(request.delivery_id, number)
             if outcome.succeeded or outcome.status_code == GONE or attempts > len(RETRY_DELAYS):
                 break
             wait = max(RETRY_DELAYS[attempts - 1], _retry_after(outcome))
             await self._record(request.delivery_id, "pending", workflow.now() + wait)
-            await workflow.sleep(wait)
+            await self._wait(wait)
         status: DeliveryStatus = "succeeded" if outcome.succeeded else "failed"
         await self._record(request.delivery_id, status)
         return WebhookDeliveryResult(
             delivery_id=request.delivery_id, status=status, attempts=attempts
         )
+
+    async def _wait(self, wait: timedelta) -> None:
+        """Sleep until the next attempt is due, or until asked to retry now."""
+        with contextlib.suppress(TimeoutError):
+            await workflow.wait_condition(lambda: self._retry_now, timeout=wait)
+        self._retry_now = False
 
     async def _attempt(self, delivery_id: str, number: int) -> WebhookAttemptOutcome:
         return await workflow.execute_activity_method(

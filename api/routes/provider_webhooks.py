@@ -6,9 +6,12 @@ from typing import Literal
 from fastapi import APIRouter, Request
 from livekit import api
 from pydantic import BaseModel
+from temporalio.service import RPCError
 
-from api.deps import AppSettings, DbSession
+from api.call_routing import CallRouter
+from api.deps import AppSettings, DbSession, Router
 from api.errors import ApiError, error_responses
+from trunkline.models import ProviderEvent
 from trunkline.provider_events import from_livekit, from_telnyx, store_once
 from trunkline.providers.telnyx import InvalidTelnyxSignature, verify_webhook
 
@@ -29,13 +32,21 @@ async def _body(request: Request) -> bytes:
     return body
 
 
-def _acknowledge(stored: bool, event_id: str) -> Acknowledgement:
-    return Acknowledgement(status="stored" if stored else "duplicate", event_id=event_id)
+async def _store_and_dispatch(
+    session: DbSession, router: CallRouter, event: ProviderEvent
+) -> Acknowledgement:
+    """Store once; hand to the call unless done before. A 503 makes the provider retry."""
+    stored, new = await store_once(session, event)
+    try:
+        await router.dispatch(session, stored)
+    except RPCError as exc:
+        raise ApiError(503, "temporarily_unavailable", f"could not reach Temporal: {exc}") from exc
+    return Acknowledgement(status="stored" if new else "duplicate", event_id=stored.event_id)
 
 
-@router.post("/livekit", responses=error_responses(400, 401))
+@router.post("/livekit", responses=error_responses(400, 401, 503))
 async def livekit_webhook(
-    request: Request, session: DbSession, settings: AppSettings
+    request: Request, session: DbSession, settings: AppSettings, router: Router
 ) -> Acknowledgement:
     """LiveKit: `Authorization` holds a JWT signed with our API secret over the body's SHA-256."""
     body = await _body(request)
@@ -48,12 +59,12 @@ async def livekit_webhook(
         raise ApiError(401, "invalid_signature", f"LiveKit webhook rejected: {exc}") from exc
     if not event.id:
         raise ApiError(400, "invalid_event", "LiveKit webhook without an event id")
-    return _acknowledge(await store_once(session, from_livekit(event)), event.id)
+    return await _store_and_dispatch(session, router, from_livekit(event))
 
 
-@router.post("/telnyx", responses=error_responses(400, 401))
+@router.post("/telnyx", responses=error_responses(400, 401, 503))
 async def telnyx_webhook(
-    request: Request, session: DbSession, settings: AppSettings
+    request: Request, session: DbSession, settings: AppSettings, router: Router
 ) -> Acknowledgement:
     """Telnyx: Ed25519 over `timestamp|body`, within 300 s of now."""
     body = await _body(request)
@@ -71,4 +82,4 @@ async def telnyx_webhook(
         event = from_telnyx(await request.json())
     except ValueError as exc:
         raise ApiError(400, "invalid_event", str(exc)) from exc
-    return _acknowledge(await store_once(session, event), event.event_id)
+    return await _store_and_dispatch(session, router, event)

@@ -80,11 +80,13 @@ class WebhookClient:
             timeout=timeout_seconds, follow_redirects=False, trust_env=False
         )
 
-    async def post(self, url: str, body: str, headers: dict[str, str]) -> WebhookResult:
+    async def post(
+        self, url: str, body: str, headers: dict[str, str], timeout_seconds: float | None = None
+    ) -> WebhookResult:
         """POST `body` to `url`; every outcome, including refusals, comes back as a result."""
         started = time.monotonic()
         try:
-            response, excerpt = await self._send(url, body, headers)
+            response, excerpt = await self._send(url, body, headers, timeout_seconds)
         except (BlockedTargetError, ValueError) as exc:
             return WebhookResult(None, _elapsed_ms(started), f"blocked target: {exc}")
         except httpx.TimeoutException:
@@ -102,7 +104,7 @@ class WebhookClient:
         )
 
     async def _send(
-        self, url: str, body: str, headers: dict[str, str]
+        self, url: str, body: str, headers: dict[str, str], timeout_seconds: float | None
     ) -> tuple[httpx.Response, str]:
         """Check the target, POST to the checked address; return the response and an excerpt."""
         parts = urlsplit(url)
@@ -124,6 +126,7 @@ class WebhookClient:
             content=body.encode(),
             headers=request_headers,
             extensions={"sni_hostname": parts.hostname},
+            timeout=timeout_seconds or httpx.USE_CLIENT_DEFAULT,
         ) as response:
             excerpt = b""
             async for chunk in response.aiter_bytes():

@@ -1,0 +1,423 @@
+"""Activities of a call: resolve its config, run the pre-call webhook, open the room, dial or
+bridge the phone leg, probe and hang up, and record each lifecycle event."""
+
+import contextlib
+import json
+from datetime import timedelta
+from typing import Any
+
+from sqlmodel import col, select
+from temporalio import activity
+from temporalio.exceptions import ApplicationError
+
+from trunkline.call_config import (
+    ResolvedConfig,
+    apply_layer,
+    parse_pre_call_response,
+    resolve,
+    split_template,
+)
+from trunkline.call_signals import SESSION_HEADER
+from trunkline.call_webhooks import pre_call_payload, status_payload
+from trunkline.calls import agent_token
+from trunkline.db import Database
+from trunkline.deliveries import new_delivery
+from trunkline.forwarding import forwarded_from
+from trunkline.models import (
+    Agent,
+    Call,
+    CallEvent,
+    Organization,
+    PhoneNumber,
+    ProviderEvent,
+    WebhookDelivery,
+    utcnow,
+)
+from trunkline.organizations import signing_secrets
+from trunkline.providers.errors import CallFailed, ProviderRejected
+from trunkline.providers.livekit import DialRequest, LiveKitAdapter
+from trunkline.providers.telnyx import CallAlreadyEnded, TelnyxAdapter
+from trunkline.settings import Settings
+from trunkline.templates import render_template
+from trunkline.webhooks.client import WebhookClient
+from trunkline.webhooks.signing import signature_headers
+from trunkline.workflow_io import (
+    TERMINAL_STATUSES,
+    AmdSettings,
+    CallEventRecord,
+    CallInput,
+    CallPlan,
+    DialOutcome,
+    PreCallOutcome,
+    ProbeResult,
+    RejectInput,
+)
+
+DEFAULT_RINGING_TIMEOUT_SECONDS = 30.0
+
+
+class CallActivities:
+    """Bound to the process's database, settings and provider adapters when the worker starts."""
+
+    def __init__(
+        self,
+        database: Database,
+        settings: Settings,
+        livekit: LiveKitAdapter,
+        telnyx: TelnyxAdapter,
+        webhooks: WebhookClient,
+    ) -> None:
+        self._database = database
+        self._settings = settings
+        self._livekit = livekit
+        self._telnyx = telnyx
+        self._webhooks = webhooks
+
+    async def _call(self, session_id: str) -> Call:
+        async with self._database.session() as session:
+            call = await session.get(Call, session_id)
+        if call is None:
+            raise ApplicationError(f"no call {session_id}", non_retryable=True)
+        return call
+
+    # --- configuration ---------------------------------------------------------------------
+
+    @activity.defn(name="prepare_call")
+    async def prepare(self, request: CallInput) -> CallPlan:
+        """Resolve the pipeline config (all layers but the pre-call webhook) and store it."""
+        async with self._database.session() as session:
+            call = await session.get_one(Call, request.session_id)
+            agent = await session.get(Agent, call.agent_id) if call.agent_id else None
+            number = (
+                await session.get(PhoneNumber, call.phone_number_id)
+                if call.phone_number_id
+                else None
+            )
+            resolved = self._resolve(call, agent, number)
+            call.pipeline_config = resolved.config
+            call.config_sources = resolved.sources
+            call.call_metadata = resolved.metadata
+            session.add(call)
+            await session.commit()
+        return self._plan(call, agent)
+
+    def _resolve(
+        self, call: Call, agent: Agent | None, number: PhoneNumber | None
+    ) -> ResolvedConfig:
+        agent_layer = agent.config if agent else {}
+        if call.direction == "outbound":
+            return resolve([("agent", agent_layer), ("request", call.request)])
+        forwarded = forwarded_from(
+            dialed_number=call.to_number, telnyx_payload=call.request.get("telnyx") or {}
+        )
+        forwarded_number = forwarded.number if forwarded else None
+        values = {
+            "callerNumber": call.from_number,
+            "dialedNumber": call.to_number,
+            "forwardedFromNumber": forwarded_number,
+        }
+        template = number.dispatch_metadata_template if number else None
+        rendered = render_template(template or {}, values)
+        routing = {"metadata": {"forwardedFromNumber": forwarded_number}}
+        if forwarded and forwarded.reason:
+            routing["metadata"]["forwardedFromReason"] = forwarded.reason
+        return resolve(
+            [("template", split_template(rendered)), ("agent", agent_layer), ("trunkline", routing)]
+        )
+
+    def _plan(self, call: Call, agent: Agent | None) -> CallPlan:
+        telephony = call.request.get("telephony") or {}
+        amd = telephony.get("amd")
+        constraints = call.pipeline_config.get("constraints") or {}
+        webhooks = (agent.config.get("webhooks") if agent else None) or {}
+        who = f"agent {agent.name}" if agent else "ad hoc agent"
+        return CallPlan(
+            session_id=call.id,
+            organization_id=call.organization_id,
+            agent_id=call.agent_id,
+            direction=call.direction,  # type: ignore[arg-type]
+            from_number=call.from_number,
+            to_number=call.to_number,
+            room_name=call.room_name,
+            sip_participant_identity=call.sip_participant_identity,
+            call_control_id=call.call_control_id,
+            has_pre_call_webhook="preCall" in webhooks,
+            ringing_timeout_seconds=telephony.get("ringingTimeoutSeconds")
+            or DEFAULT_RINGING_TIMEOUT_SECONDS,
+            max_duration_seconds=constraints.get("maxCallDurationSeconds")
+            or self._settings.call_max_duration_seconds,
+            watchdog_seconds=self._settings.call_watchdog_seconds,
+            amd=AmdSettings(
+                mode=amd.get("mode", "agent"), timeout_seconds=amd.get("timeoutSeconds", 8)
+            )
+            if amd
+            else None,
+            summary=f"{call.direction} call {call.from_number} → {call.to_number}, {who}",
+        )
+
+    @activity.defn(name="run_pre_call_webhook")
+    async def pre_call(self, request: CallInput) -> PreCallOutcome:
+        """Post `call.pre_call` under a hard deadline; lay the answer's overrides on the config."""
+        async with self._database.session() as session:
+            call = await session.get_one(Call, request.session_id)
+            agent = await session.get_one(Agent, call.agent_id)
+            organization = await session.get_one(Organization, call.organization_id)
+        target = agent.config["webhooks"]["preCall"]
+        body = json.dumps(pre_call_payload(call, call.pipeline_config))
+        sent_at = utcnow()
+        headers = signature_headers(
+            f"msg_precall_{call.id}",
+            sent_at,
+            body,
+            signing_secrets(organization, sent_at),
+            target.get("secret"),
+        )
+        result = await self._webhooks.post(
+            target["url"], body, headers, timeout_seconds=self._settings.pre_call_timeout_seconds
+        )
+        if result.error == "timed out":
+            return PreCallOutcome(
+                outcome="timeout",
+                detail=f"no answer within {self._settings.pre_call_timeout_seconds:g} s",
+            )
+        if not result.succeeded:
+            return PreCallOutcome(outcome="error", detail=result.error)
+        try:
+            overrides = parse_pre_call_response(json.loads(result.response_excerpt or "null"))
+        except ValueError as exc:
+            return PreCallOutcome(outcome="bad_response", detail=str(exc))
+        await self._apply_overrides(call.id, overrides.layer)
+        return PreCallOutcome(
+            outcome="applied",
+            applied=sorted(k for k in overrides.layer if k != "metadata")
+            + [f"metadata.{k}" for k in overrides.layer.get("metadata", {})],
+            ignored=overrides.ignored,
+            invalid=overrides.invalid,
+        )
+
+    async def _apply_overrides(self, session_id: str, layer: dict[str, Any]) -> None:
+        async with self._database.session() as session:
+            call = await session.get_one(Call, session_id)
+            resolved = ResolvedConfig(
+                dict(call.pipeline_config), dict(call.call_metadata), dict(call.config_sources)
+            )
+            apply_layer(resolved, "pre_call", layer)
+            call.pipeline_config = resolved.config
+            call.call_metadata = resolved.metadata
+            call.config_sources = resolved.sources
+            session.add(call)
+            await session.commit()
+
+    # --- telephony -------------------------------------------------------------------------
+
+    @activity.defn(name="open_call_room")
+    async def open_room(self, request: CallInput) -> str:
+        """Create the call's room and dispatch the agent with the resolved config and its token."""
+        call = await self._call(request.session_id)
+        await self._livekit.create_room(
+            call.room_name,
+            {"sessionId": call.id, "direction": call.direction},
+            timedelta(seconds=10),
+        )
+        metadata = {
+            "sessionId": call.id,
+            "direction": call.direction,
+            "from": call.from_number,
+            "to": call.to_number,
+            "pipelineConfig": call.pipeline_config,
+            "metadata": call.call_metadata,
+            "agentToken": agent_token(self._settings.agent_token_secret, call.id),
+            "apiBaseUrl": self._settings.public_base_url,
+        }
+        return await self._livekit.dispatch_agent(
+            call.room_name, self._settings.livekit_agent_name, metadata
+        )
+
+    @activity.defn(name="dial_call")
+    async def dial(self, request: CallInput) -> DialOutcome:
+        """Dial the callee into the room and wait for the answer; never dials a call twice."""
+        call = await self._call(request.session_id)
+        present = await self._phone_in_room(call)
+        if present is not None:
+            return DialOutcome(answered=present == "active", already_dialled=True)
+        ringing = (call.request.get("telephony") or {}).get("ringingTimeoutSeconds")
+        try:
+            leg = await self._livekit.dial(
+                DialRequest(
+                    room_name=call.room_name,
+                    participant_identity=call.sip_participant_identity,
+                    to=call.to_number,
+                    from_number=call.from_number,
+                    attributes={"trunkline.sessionId": call.id},
+                    headers={SESSION_HEADER: call.id},
+                    ringing_timeout=timedelta(seconds=ringing or DEFAULT_RINGING_TIMEOUT_SECONDS),
+                    wait_until_answered=True,
+                )
+            )
+        except CallFailed as failure:
+            raise ApplicationError(
+                str(failure),
+                failure.cause,
+                failure.sip_status_code,
+                failure.sip_status,
+                type="CallFailed",
+                non_retryable=True,
+            ) from failure
+        return DialOutcome(answered=True, participant_id=leg.participant_id)
+
+    async def _phone_in_room(self, call: Call) -> str | None:
+        """The phone participant's SIP call status, or None when it is not in the room."""
+        try:
+            participants = await self._livekit.list_participants(call.room_name)
+        except ProviderRejected as exc:
+            if exc.code == "not_found":
+                return None
+            raise
+        phone = next((p for p in participants if p.kind == "SIP"), None)
+        return (phone.sip_call_status or "unknown") if phone else None
+
+    @activity.defn(name="bridge_inbound_call")
+    async def bridge(self, request: CallInput) -> None:
+        """Answer the carrier leg and bridge it into the room, tagged with our session id."""
+        call = await self._call(request.session_id)
+        control_id = call.call_control_id or ""
+        try:
+            await self._telnyx.answer(control_id, command_id=f"{call.id}-answer")
+            await self._telnyx.transfer(
+                control_id,
+                f"sip:{call.room_name}@{self._settings.livekit_sip_host}",
+                {SESSION_HEADER: call.id},
+                command_id=f"{call.id}-bridge",
+            )
+        except CallAlreadyEnded as exc:
+            raise ApplicationError(
+                "the caller hung up before the call was bridged",
+                type="CallerHungUp",
+                non_retryable=True,
+            ) from exc
+
+    @activity.defn(name="probe_call")
+    async def probe(self, request: CallInput) -> ProbeResult:
+        """Ask LiveKit where the call stands, for when a webhook never comes."""
+        call = await self._call(request.session_id)
+        try:
+            participants = await self._livekit.list_participants(call.room_name)
+        except ProviderRejected as exc:
+            if exc.code == "not_found":
+                return ProbeResult(room_exists=False, phone_present=False)
+            raise
+        phone = next((p for p in participants if p.kind == "SIP"), None)
+        return ProbeResult(
+            room_exists=True,
+            phone_present=phone is not None,
+            phone_call_status=phone.sip_call_status if phone else None,
+        )
+
+    @activity.defn(name="hang_up_call")
+    async def hang_up(self, request: CallInput) -> None:
+        """End every leg of the call and close its room; what is already gone is fine."""
+        call = await self._call(request.session_id)
+        if call.direction == "inbound" and call.call_control_id:
+            with contextlib.suppress(CallAlreadyEnded):
+                await self._telnyx.hangup(call.call_control_id, command_id=f"{call.id}-hangup")
+        try:
+            await self._livekit.delete_room(call.room_name)
+        except ProviderRejected as exc:
+            if exc.code != "not_found":
+                raise
+
+    @activity.defn(name="reject_inbound_call")
+    async def reject(self, request: RejectInput) -> None:
+        """Refuse a carrier leg we will not take; a caller who already left is fine."""
+        with contextlib.suppress(CallAlreadyEnded):
+            await self._telnyx.reject(request.call_control_id, request.cause)
+
+    # --- events ----------------------------------------------------------------------------
+
+    @activity.defn(name="record_call_event")
+    async def record_event(self, record: CallEventRecord) -> list[str]:
+        """Store the event, move the call row along, and queue its `call.status` webhook.
+
+        Idempotent on the event's sequence number; returns the deliveries to start.
+        """
+        async with self._database.session() as session:
+            existing = await session.exec(
+                select(CallEvent.id).where(
+                    CallEvent.call_id == record.session_id, CallEvent.sequence == record.sequence
+                )
+            )
+            if existing.first():
+                return await self._delivery_ids(session, record)
+            call = await session.get_one(Call, record.session_id)
+            _advance(call, record)
+            payload = {}
+            if record.provider_event_id:
+                provider_event = await session.get(ProviderEvent, record.provider_event_id)
+                payload = provider_event.payload if provider_event else {}
+            session.add(
+                CallEvent(
+                    call_id=call.id,
+                    sequence=record.sequence,
+                    source=record.source,
+                    type=record.type,
+                    status=record.status,
+                    sip_status_code=record.sip_status_code,
+                    sip_status=record.sip_status,
+                    detail=record.detail,
+                    provider_event_id=record.provider_event_id,
+                    payload=payload,
+                )
+            )
+            delivery = await self._status_delivery(session, call, record)
+            session.add(call)
+            await session.commit()
+        return [delivery.id] if delivery else []
+
+    async def _delivery_ids(self, session: Any, record: CallEventRecord) -> list[str]:
+        statement = select(WebhookDelivery.id).where(
+            WebhookDelivery.call_id == record.session_id,
+            WebhookDelivery.event_sequence == record.sequence,
+        )
+        return list((await session.exec(statement.order_by(col(WebhookDelivery.id)))).all())
+
+    async def _status_delivery(
+        self, session: Any, call: Call, record: CallEventRecord
+    ) -> WebhookDelivery | None:
+        agent = await session.get(Agent, call.agent_id) if call.agent_id else None
+        target = ((agent.config.get("webhooks") if agent else None) or {}).get("status")
+        if not target:
+            return None
+        provider = "trunkline" if record.source == "transfer" else record.source
+        payload = status_payload(
+            call, record.type, provider, record.sip_status_code, record.sip_status
+        )
+        delivery = new_delivery(
+            call.organization_id,
+            target,
+            "call.status",
+            payload,
+            call_id=call.id,
+            event_sequence=record.sequence,
+        )
+        session.add(delivery)
+        return delivery
+
+
+def _advance(call: Call, record: CallEventRecord) -> None:
+    """Move the call row to the record's status and failure facts."""
+    now = utcnow()
+    call.status = record.status
+    call.updated_at = now
+    if record.status == "in-progress" and call.answered_at is None:
+        call.answered_at = now
+    if record.status in TERMINAL_STATUSES and call.ended_at is None:
+        call.ended_at = now
+        call.ended_reason = record.ended_reason
+    if record.failure_cause:
+        call.failure_cause = record.failure_cause
+        call.sip_status_code = record.sip_status_code
+        call.sip_status = record.sip_status
+    if record.type == "amd.machine":
+        call.answered_machine = True
+    elif record.type == "amd.human":
+        call.answered_machine = False

@@ -1,0 +1,87 @@
+"""Outbound calls end to end: REST API → CallWorkflow → LiveKit/Telnyx simulator → webhooks."""
+
+import json
+
+import pytest
+from standardwebhooks import Webhook
+
+from simulator.app import Simulator
+from tests.calls_support import (
+    CALLEE,
+    OUR_NUMBER,
+    call_when,
+    events,
+    place_call,
+    script,
+    set_up_line,
+)
+from tests.conftest import Tenant
+from tests.receiver import WebhookReceiver
+
+pytestmark = pytest.mark.usefixtures("worker")
+
+
+def status_path(recorded: list[dict]) -> list[str]:
+    """The statuses a call went through, each once, in order."""
+    path: list[str] = []
+    for event in recorded:
+        if not path or path[-1] != event["status"]:
+            path.append(event["status"])
+    return path
+
+
+STATUS_KEYS = {
+    "type",
+    "call_id",
+    "event_type",
+    "provider",
+    "status",
+    "failure_cause",
+    "sip_status_code",
+    "sip_status",
+    "metadata",
+}
+
+
+async def test_answered_call_runs_to_its_end(
+    tenant: Tenant, simulator: Simulator, receiver: WebhookReceiver
+) -> None:
+    line = await set_up_line(tenant, receiver)
+    script(simulator, answer_after_seconds=0.1, hangup_after_seconds=0.5)
+    session = await place_call(line, metadata={"leadId": "lead_456"}, firstMessage="Hi, it's Ava.")
+    assert session["callerId"] == OUR_NUMBER and session["to"] == CALLEE
+    assert session["sipParticipant"]["roomName"] == session["roomName"]
+    call = await call_when(tenant, session["sessionId"], "ended", "failed")
+    assert call["status"] == "ended", call
+    assert call["failureCause"] is None and call["answeredAt"] and call["endedAt"]
+    assert call["pipelineConfig"]["firstMessage"] == "Hi, it's Ava."
+    assert call["configSources"]["firstMessage"] == "request"
+    assert call["configSources"]["systemPrompt"] == "agent"
+    assert call["metadata"] == {"leadId": "lead_456"}
+
+    recorded = await events(tenant, session["sessionId"])
+    assert [e["sequence"] for e in recorded] == list(range(1, len(recorded) + 1))
+    assert status_path(recorded) == ["queued", "dialing", "ringing", "in-progress", "ended"]
+    kinds = {(e["source"], e["type"]) for e in recorded}
+    expected = {
+        ("telnyx", "call.initiated"),
+        ("telnyx", "call.answered"),
+        ("telnyx", "call.hangup"),
+    }
+    assert expected <= kinds and ("trunkline", "call.ended") in kinds
+    hangup = next(e for e in recorded if e["type"] == "call.hangup")
+    assert hangup["payload"]["data"]["payload"]["sip_hangup_cause"] == "200"
+    assert hangup["sipStatusCode"] == 200 and hangup["sipStatus"] == "OK"
+
+    [dispatch] = simulator.world.dispatches.values()
+    metadata = json.loads(dispatch.metadata)
+    assert metadata["sessionId"] == session["sessionId"]
+    assert metadata["pipelineConfig"]["systemPrompt"] == "You are the front desk."
+    assert metadata["agentToken"].startswith("ct_")
+
+    secret = (await tenant.http.get("/v1/organization/webhook-secret")).json()["secret"]
+    statuses = await receiver.wait_for(len(recorded))
+    for delivery in statuses:
+        body = Webhook(secret).verify(delivery.body, delivery.headers)
+        assert set(body) == STATUS_KEYS and body["call_id"] == session["sessionId"]
+    assert [json.loads(d.body)["status"] for d in statuses][-1] == "ended"

@@ -1,0 +1,67 @@
+"""From a stored provider event to the call it concerns and the signal its workflow receives."""
+
+from typing import Any
+
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from trunkline.calls import call_by_control_id, call_by_room, get_call_by_id
+from trunkline.models import Call, ProviderEvent
+from trunkline.providers.errors import SIP_REASON_PHRASES
+from trunkline.workflow_io import ProviderSignal
+
+SESSION_HEADER = "X-Trunkline-Session-Id"
+"""Carried on every SIP leg we place or bridge, so carrier events find their call."""
+
+
+def _header(payload: dict[str, Any], name: str) -> str | None:
+    for header in payload.get("custom_headers") or []:
+        if isinstance(header, dict) and str(header.get("name", "")).lower() == name.lower():
+            return header.get("value")
+    return None
+
+
+async def call_for_event(session: AsyncSession, event: ProviderEvent) -> Call | None:
+    """The call an event belongs to: by room (LiveKit), by leg or by our SIP header (Telnyx)."""
+    if event.provider == "livekit":
+        return await call_by_room(session, event.room_name) if event.room_name else None
+    payload = telnyx_payload(event)
+    if event.call_control_id:
+        call = await call_by_control_id(session, event.call_control_id)
+        if call:
+            return call
+    session_id = _header(payload, SESSION_HEADER)
+    return await get_call_by_id(session, session_id) if session_id else None
+
+
+def telnyx_payload(event: ProviderEvent) -> dict[str, Any]:
+    return (event.payload.get("data") or {}).get("payload") or {}
+
+
+def _int(value: Any) -> int | None:
+    try:
+        return int(value)
+    except (TypeError, ValueError):
+        return None
+
+
+def signal_for(event: ProviderEvent) -> ProviderSignal:
+    """The facts of an event that a call workflow acts on; the raw payload stays in the database."""
+    signal = ProviderSignal(
+        provider_event_id=event.id,
+        provider=event.provider,  # type: ignore[arg-type]
+        event_type=event.event_type,
+        occurred_at=event.occurred_at,
+    )
+    if event.provider == "livekit":
+        participant = event.payload.get("participant") or {}
+        signal.participant_is_phone = participant.get("kind") == "SIP"
+        signal.disconnect_reason = participant.get("disconnectReason")
+        return signal
+    payload = telnyx_payload(event)
+    signal.sip_status_code = _int(payload.get("sip_hangup_cause"))
+    signal.sip_status = SIP_REASON_PHRASES.get(signal.sip_status_code or 0)
+    signal.hangup_source = payload.get("hangup_source")
+    result = payload.get("result")
+    if event.event_type == "call.machine.detection.ended" and result in ("human", "machine"):
+        signal.machine_detection = result
+    return signal

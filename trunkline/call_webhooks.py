@@ -1,0 +1,45 @@
+"""The payloads of the call webhooks, in the guide's exact shape (snake_case)."""
+
+from typing import Any
+
+from trunkline.models import Call
+
+
+def pre_call_payload(call: Call, pipeline_config: dict[str, Any]) -> dict[str, Any]:
+    """`call.pre_call`: sent before the agent speaks; its answer may override the pipeline."""
+    return {
+        "type": "call.pre_call",
+        "call_id": call.id,
+        "session_id": call.id,
+        "organization_id": call.organization_id,
+        "direction": call.direction,
+        "to": call.to_number,
+        "from": call.from_number,
+        "dialed_number": call.to_number,
+        "forwarded_from_number": call.call_metadata.get("forwardedFromNumber"),
+        "phone_number_id": call.phone_number_id,
+        "call_control_id": call.call_control_id or call.sip_participant_identity,
+        "pipeline_config": pipeline_config,
+        "metadata": call.call_metadata,
+    }
+
+
+def status_payload(
+    call: Call,
+    event_type: str,
+    provider: str,
+    sip_status_code: int | None,
+    sip_status: str | None,
+) -> dict[str, Any]:
+    """`call.status`: one lifecycle event and the status the call is in after it."""
+    return {
+        "type": "call.status",
+        "call_id": call.id,
+        "event_type": event_type,
+        "provider": provider,
+        "status": call.status,
+        "failure_cause": call.failure_cause,
+        "sip_status_code": sip_status_code,
+        "sip_status": sip_status,
+        "metadata": call.call_metadata,
+    }
