@@ -39,6 +39,9 @@ class FarEnd(ScriptModel):
         20, ge=0, description="After answering; null stays on the line until we hang up."
     )
     transcript: list[SpokenLine] = []
+    carrier_amd: bool = Field(
+        True, description="Whether the carrier's answering-machine detection reaches a verdict."
+    )
     transfer_decision: Literal["accept", "decline"] = Field(
         "accept", description="What this person says when screened for a warm transfer."
     )

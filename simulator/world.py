@@ -447,19 +447,22 @@ class World:
             self._fail_leg(leg, None)
             return
         await asyncio.sleep(far_end.answer_after_seconds)
-        self._answer_leg(leg, participant, machine=far_end.behaviour == "voicemail")
+        machine = far_end.behaviour == "voicemail"
+        self._answer_leg(leg, participant, machine if far_end.carrier_amd else None)
         self._speak(leg, far_end.transcript)
         limits = [x for x in (far_end.hangup_after_seconds, max_duration) if x is not None]
         if limits:
             await asyncio.sleep(min(limits))
             self._end_leg(leg, hangup_source="callee", reason=Reason.CLIENT_INITIATED)
 
-    def _answer_leg(self, leg: Leg, participant: Participant, *, machine: bool) -> None:
+    def _answer_leg(self, leg: Leg, participant: Participant, machine: bool | None) -> None:
+        """The far end picks up; the carrier's AMD says who, unless it reached no verdict (None)."""
         leg.state = "answered"
         participant.attributes["sip.callStatus"] = "active"
         self.webhooks.telnyx("call.answered", leg.telnyx_payload())
-        result = "machine" if machine else "human"
-        self.webhooks.telnyx("call.machine.detection.ended", leg.telnyx_payload(result=result))
+        if machine is not None:
+            result = "machine" if machine else "human"
+            self.webhooks.telnyx("call.machine.detection.ended", leg.telnyx_payload(result=result))
         if not leg.outcome.done():
             leg.outcome.set_result(None)
 

@@ -17,8 +17,13 @@ from tests.calls_support import (
 )
 from tests.conftest import Tenant
 from tests.receiver import WebhookReceiver
+from tests.waiting import eventually
 
 pytestmark = pytest.mark.usefixtures("worker")
+
+
+async def room_closed(simulator: Simulator, room: str) -> bool:
+    return room not in simulator.world.rooms
 
 
 def status_path(recorded: list[dict]) -> list[str]:
@@ -85,3 +90,84 @@ async def test_answered_call_runs_to_its_end(
         body = Webhook(secret).verify(delivery.body, delivery.headers)
         assert set(body) == STATUS_KEYS and body["call_id"] == session["sessionId"]
     assert [json.loads(d.body)["status"] for d in statuses][-1] == "ended"
+
+
+@pytest.mark.parametrize(
+    ("behaviour", "cause", "code", "phrase"),
+    [
+        ("busy", "busy", 486, "Busy Here"),
+        ("declined", "rejected", 603, "Decline"),
+        ("not-found", "not-found", 404, "Not Found"),
+        ("unavailable", "unavailable", 480, "Temporarily Unavailable"),
+    ],
+)
+async def test_refused_calls_fail_with_the_sip_cause(
+    tenant: Tenant,
+    simulator: Simulator,
+    receiver: WebhookReceiver,
+    behaviour: str,
+    cause: str,
+    code: int,
+    phrase: str,
+) -> None:
+    line = await set_up_line(tenant, receiver)
+    script(simulator, behaviour=behaviour, answer_after_seconds=0.1)
+    session = await place_call(line)
+    call = await call_when(tenant, session["sessionId"], "ended", "failed")
+    assert (call["status"], call["failureCause"]) == ("failed", cause)
+    assert (call["sipStatusCode"], call["sipStatus"]) == (code, phrase)
+    assert call["answeredAt"] is None
+    final = [
+        json.loads(d.body) for d in receiver.received if json.loads(d.body)["status"] == "failed"
+    ]
+    await receiver.wait_for(len(await events(tenant, session["sessionId"])))
+    final = [json.loads(d.body) for d in receiver.received]
+    failed = next(body for body in final if body["event_type"] == "call.failed")
+    assert (failed["failure_cause"], failed["sip_status_code"], failed["sip_status"]) == (
+        cause,
+        code,
+        phrase,
+    )
+
+
+async def test_an_unanswered_call_fails_as_no_answer(
+    tenant: Tenant, simulator: Simulator, receiver: WebhookReceiver
+) -> None:
+    line = await set_up_line(tenant, receiver)
+    script(simulator, behaviour="no-answer")
+    session = await place_call(line, telephony={"ringingTimeoutSeconds": 1})
+    call = await call_when(tenant, session["sessionId"], "ended", "failed")
+    assert (call["status"], call["failureCause"], call["sipStatusCode"]) == (
+        "failed",
+        "no-answer",
+        None,
+    )
+    recorded = await events(tenant, session["sessionId"])
+    assert status_path(recorded) == ["queued", "dialing", "ringing", "failed"]
+
+
+async def test_voicemail_detected_by_the_carrier_fails_as_machine(
+    tenant: Tenant, simulator: Simulator, receiver: WebhookReceiver
+) -> None:
+    line = await set_up_line(tenant, receiver)
+    script(simulator, behaviour="voicemail", answer_after_seconds=0.1, hangup_after_seconds=None)
+    session = await place_call(line, telephony={"amd": {"mode": "agent", "timeoutSeconds": 8}})
+    call = await call_when(tenant, session["sessionId"], "ended", "failed")
+    assert (call["status"], call["failureCause"], call["answeredByMachine"]) == (
+        "failed",
+        "machine",
+        True,
+    )
+    types = [e["type"] for e in await events(tenant, session["sessionId"])]
+    assert "amd.machine" in types
+    await eventually(lambda: room_closed(simulator, session["roomName"]))
+
+
+async def test_without_amd_a_voicemail_is_just_answered(
+    tenant: Tenant, simulator: Simulator, receiver: WebhookReceiver
+) -> None:
+    line = await set_up_line(tenant, receiver)
+    script(simulator, behaviour="voicemail", answer_after_seconds=0.1, hangup_after_seconds=0.3)
+    session = await place_call(line)
+    call = await call_when(tenant, session["sessionId"], "ended", "failed")
+    assert (call["status"], call["failureCause"]) == ("ended", None)

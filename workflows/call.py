@@ -57,8 +57,8 @@ class CallWorkflow:
         self._seen_events: set[str] = set()
         self._inbox: list[ProviderSignal] = []
         self._end_request: str | None = None
-        self._amd_verdict: str | None = None
-        self._amd_reporter: str | None = None
+        self._agent_verdicts: list[str] = []
+        self._amd_decided = False
         self._plan: CallPlan | None = None
 
     # --- signals, updates, queries ---------------------------------------------------------
@@ -84,9 +84,8 @@ class CallWorkflow:
 
     @workflow.update
     def report_amd(self, verdict: str) -> CallView:
-        """The agent's answering-machine verdict (`human` or `machine`); the first verdict wins."""
-        if self._amd_verdict is None:
-            self._amd_verdict, self._amd_reporter = verdict, "agent"
+        """The agent's answering-machine verdict: `human` or `machine`."""
+        self._agent_verdicts.append(verdict)
         return self._view()
 
     @report_amd.validator
@@ -171,8 +170,9 @@ class CallWorkflow:
             )
             await self._drain_inbox()
             if self._end_request and not dial.done():
-                dial.cancel()
                 await self._finish("ended", self._end_request)
+            if self._terminal:
+                dial.cancel()
                 return
         try:
             outcome: DialOutcome = await dial
@@ -211,14 +211,14 @@ class CallWorkflow:
         watchdog = timedelta(seconds=plan.watchdog_seconds)
         while not self._terminal:
             waits = [watchdog, ends_at - workflow.now()]
-            if amd_until and self._amd_verdict is None:
+            if amd_until and not self._amd_decided:
                 waits.append(amd_until - workflow.now())
             try:
                 await workflow.wait_condition(
                     lambda: (
                         bool(self._inbox)
                         or self._end_request is not None
-                        or (plan.amd is not None and self._amd_reporter == "agent")
+                        or bool(self._agent_verdicts)
                     ),
                     timeout=max(min(waits), timedelta(milliseconds=1)),
                 )
@@ -226,9 +226,8 @@ class CallWorkflow:
                 await self._on_timer(plan, ends_at, amd_until)
                 continue
             await self._drain_inbox()
-            if plan.amd and self._amd_reporter == "agent":
-                self._amd_reporter = "recorded"
-                await self._on_amd(plan, "agent")
+            while self._agent_verdicts and not self._terminal:
+                await self._on_verdict(plan, self._agent_verdicts.pop(0), "agent")
             if self._end_request and not self._terminal:
                 await self._finish("ended", self._end_request)
 
@@ -236,21 +235,26 @@ class CallWorkflow:
         now = workflow.now()
         if now >= ends_at:
             await self._finish("ended", "max_duration")
-        elif amd_until and self._amd_verdict is None and now >= amd_until:
-            self._amd_verdict, self._amd_reporter = "human", "recorded"
+        elif amd_until and not self._amd_decided and now >= amd_until:
+            self._amd_decided = True
             await self._record("trunkline", "amd.timeout", detail="no verdict; assuming a person")
         else:
             probe: ProbeResult = await self._act(CallActivities.probe)
             if not probe.phone_present:
                 await self._finish("ended", "phone_leg_gone", event="watchdog.phone_gone")
 
-    async def _on_amd(self, plan: CallPlan, reporter: str) -> None:
-        """Act on the first AMD verdict: a machine ends the call as failed."""
-        verdict = self._amd_verdict
-        if self._terminal:
+    async def _on_verdict(self, plan: CallPlan, verdict: str, reporter: str) -> None:
+        """Record an AMD verdict; with AMD on, the first that counts decides, and a machine fails.
+
+        The carrier's verdict always counts; the agent's counts in `agent` mode.
+        """
+        counts = plan.amd is not None and (reporter == "carrier" or plan.amd.mode == "agent")
+        if not counts or self._amd_decided:
+            await self._record("trunkline", f"amd.{verdict}.ignored", detail=f"from the {reporter}")
             return
+        self._amd_decided = True
         await self._record("trunkline", f"amd.{verdict}", detail=f"reported by the {reporter}")
-        if verdict == "machine" and plan.amd is not None:
+        if verdict == "machine":
             self._failure = ("machine", None, None)
             await self._finish("failed", "machine")
 
@@ -272,10 +276,8 @@ class CallWorkflow:
             provider_event_id=signal.provider_event_id,
             detail=signal.disconnect_reason or signal.hangup_source or signal.machine_detection,
         )
-        plan = self._plan
-        if signal.machine_detection and plan and plan.amd and self._amd_verdict is None:
-            self._amd_verdict, self._amd_reporter = signal.machine_detection, "recorded"
-            await self._on_amd(plan, "carrier")
+        if signal.machine_detection and self._plan and not self._terminal:
+            await self._on_verdict(self._plan, signal.machine_detection, "carrier")
         if self._phone_left(signal) and self._status == "in-progress":
             await self._finish("ended", f"{signal.hangup_source or 'remote'}_hung_up")
 
@@ -339,9 +341,6 @@ class CallWorkflow:
         new_status = status or self._status
         changed = new_status != self._status
         self._sequence += 1
-        self._status = new_status
-        if changed:
-            workflow.upsert_search_attributes([STATUS.value_set(new_status)])
         delivery_ids: list[str] = await workflow.execute_activity_method(
             CallActivities.record_event,
             CallEventRecord(
@@ -356,6 +355,9 @@ class CallWorkflow:
             start_to_close_timeout=_QUICK,
             retry_policy=_RETRY,
         )
+        self._status = new_status  # only once stored, so readers of the call row agree
+        if changed:
+            workflow.upsert_search_attributes([STATUS.value_set(new_status)])
         for delivery_id in delivery_ids:
             await workflow.start_child_workflow(
                 WebhookDeliveryWorkflow.run,
