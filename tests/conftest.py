@@ -91,6 +91,7 @@ def settings(  # type: ignore[no-untyped-def]
         telnyx_public_key=telnyx_key_pair[1],
         temporal_address=local_temporal.client.service_client.config.target_host,
         call_watchdog_seconds=5,
+        pre_call_timeout_seconds=2,
     )
 
 
@@ -201,8 +202,12 @@ async def simulator(
 
 @pytest.fixture
 async def worker(
-    local_temporal: WorkflowEnvironment, settings: Settings, database: Database
+    local_temporal: WorkflowEnvironment,
+    settings: Settings,
+    database: Database,
+    api: RunningApi,
+    simulator: Simulator,
 ) -> AsyncIterator[None]:
-    """The real worker (every workflow and activity) on the test's task queue."""
+    """The real worker on the test's task queue; it stops before the API and the simulator."""
     async with running_worker(local_temporal.client, settings, database):
         yield

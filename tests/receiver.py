@@ -36,11 +36,13 @@ class WebhookReceiver:
         self.received: list[Received] = []
         self.default = Reply()
         self._script: deque[Reply] = deque()
+        self._by_path: dict[str, deque[Reply]] = {}
         self._arrived = asyncio.Condition()
         self.url = ""
 
-    def script(self, *replies: Reply) -> None:
-        self._script.extend(replies)
+    def script(self, *replies: Reply, path: str | None = None) -> None:
+        """Queue replies for the next requests (only those to `path`, when given)."""
+        (self._by_path.setdefault(path, deque()) if path else self._script).extend(replies)
 
     async def wait_for(self, count: int, within: float = 10) -> list[Received]:
         """Wait until `count` requests have arrived and return them all."""
@@ -51,7 +53,8 @@ class WebhookReceiver:
         return list(self.received)
 
     async def _handle(self, request: Request) -> Response:
-        reply = self._script.popleft() if self._script else self.default
+        queue = self._by_path.get(request.url.path) or self._script
+        reply = queue.popleft() if queue else self.default
         body = (await request.body()).decode()
         async with self._arrived:
             self.received.append(Received(request.url.path, dict(request.headers), body))
