@@ -47,7 +47,7 @@ async def running_worker(
     async with httpx.AsyncClient(timeout=15, trust_env=False) as http:
         telnyx = TelnyxAdapter(settings.telnyx_api_base_url, settings.telnyx_api_key, http)
         deliveries = WebhookActivities(database, webhooks)
-        calls = CallActivities(database, settings, livekit, telnyx, webhooks)
+        calls = CallActivities(database, settings, livekit, telnyx, webhooks, client)
         worker = Worker(
             client,
             task_queue=settings.temporal_task_queue,

@@ -8,6 +8,7 @@ from typing import Any
 
 from sqlmodel import col, select
 from temporalio import activity
+from temporalio.client import Client
 from temporalio.exceptions import ApplicationError
 
 from trunkline.call_config import (
@@ -52,6 +53,7 @@ from trunkline.workflow_io import (
     ProbeResult,
     RejectInput,
 )
+from workflows.webhook_delivery import start_delivery
 
 DEFAULT_RINGING_TIMEOUT_SECONDS = 30.0
 
@@ -66,7 +68,9 @@ class CallActivities:
         livekit: LiveKitAdapter,
         telnyx: TelnyxAdapter,
         webhooks: WebhookClient,
+        temporal: Client,
     ) -> None:
+        self._temporal = temporal
         self._database = database
         self._settings = settings
         self._livekit = livekit
@@ -335,10 +339,11 @@ class CallActivities:
     # --- events ----------------------------------------------------------------------------
 
     @activity.defn(name="record_call_event")
-    async def record_event(self, record: CallEventRecord) -> list[str]:
-        """Store the event, move the call row along, and queue its `call.status` webhook.
+    async def record_event(self, record: CallEventRecord) -> None:
+        """Store the event, move the call row along, and send its `call.status` webhook.
 
-        Idempotent on the event's sequence number; returns the deliveries to start.
+        Idempotent on the event's sequence number: a retry finds the event and its deliveries
+        and (re)starts their workflows, which never start twice.
         """
         async with self._database.session() as session:
             existing = await session.exec(
@@ -347,30 +352,37 @@ class CallActivities:
                 )
             )
             if existing.first():
-                return await self._delivery_ids(session, record)
-            call = await session.get_one(Call, record.session_id)
-            _advance(call, record)
-            payload = {}
-            if record.provider_event_id:
-                provider_event = await session.get(ProviderEvent, record.provider_event_id)
-                payload = provider_event.payload if provider_event else {}
-            session.add(
-                CallEvent(
-                    call_id=call.id,
-                    sequence=record.sequence,
-                    source=record.source,
-                    type=record.type,
-                    status=record.status,
-                    sip_status_code=record.sip_status_code,
-                    sip_status=record.sip_status,
-                    detail=record.detail,
-                    provider_event_id=record.provider_event_id,
-                    payload=payload,
-                )
+                delivery_ids = await self._delivery_ids(session, record)
+            else:
+                delivery_ids = await self._store_event(session, record)
+        for delivery_id in delivery_ids:
+            await start_delivery(self._temporal, activity.info().task_queue, delivery_id)
+
+    async def _store_event(self, session: Any, record: CallEventRecord) -> list[str]:
+        """Store a new event; returns the deliveries it queued."""
+        call = await session.get_one(Call, record.session_id)
+        _advance(call, record)
+        payload = {}
+        if record.provider_event_id:
+            provider_event = await session.get(ProviderEvent, record.provider_event_id)
+            payload = provider_event.payload if provider_event else {}
+        session.add(
+            CallEvent(
+                call_id=call.id,
+                sequence=record.sequence,
+                source=record.source,
+                type=record.type,
+                status=record.status,
+                sip_status_code=record.sip_status_code,
+                sip_status=record.sip_status,
+                detail=record.detail,
+                provider_event_id=record.provider_event_id,
+                payload=payload,
             )
-            delivery = await self._status_delivery(session, call, record)
-            session.add(call)
-            await session.commit()
+        )
+        delivery = await self._status_delivery(session, call, record)
+        session.add(call)
+        await session.commit()
         return [delivery.id] if delivery else []
 
     async def _delivery_ids(self, session: Any, record: CallEventRecord) -> list[str]:

@@ -35,9 +35,7 @@ with workflow.unsafe.imports_passed_through():
         HangupRequest,
         ProbeResult,
         ProviderSignal,
-        WebhookDeliveryInput,
     )
-    from workflows.webhook_delivery import WebhookDeliveryWorkflow
 
 _RANK = {"queued": 0, "dialing": 1, "ringing": 2, "in-progress": 3, "ended": 4, "failed": 4}
 _QUICK = timedelta(seconds=30)
@@ -337,11 +335,11 @@ class CallWorkflow:
         status: CallStatus | None = None,
         **facts: Any,
     ) -> None:
-        """Store one call event (moving the status), and start its `call.status` webhook."""
+        """Store one call event, moving the status; the activity sends its `call.status`."""
         new_status = status or self._status
         changed = new_status != self._status
         self._sequence += 1
-        delivery_ids: list[str] = await workflow.execute_activity_method(
+        await workflow.execute_activity_method(
             CallActivities.record_event,
             CallEventRecord(
                 session_id=self._session_id,
@@ -358,13 +356,6 @@ class CallWorkflow:
         self._status = new_status  # only once stored, so readers of the call row agree
         if changed:
             workflow.upsert_search_attributes([STATUS.value_set(new_status)])
-        for delivery_id in delivery_ids:
-            await workflow.start_child_workflow(
-                WebhookDeliveryWorkflow.run,
-                WebhookDeliveryInput(delivery_id=delivery_id),
-                id=f"webhook-{delivery_id}",
-                parent_close_policy=workflow.ParentClosePolicy.ABANDON,
-            )
 
     async def _act(self, activity: Any, *, attempts: int | None = None) -> Any:
         """Run one of the call's activities with the call's id."""

@@ -4,7 +4,8 @@ import contextlib
 from datetime import datetime, timedelta
 
 from temporalio import workflow
-from temporalio.common import RetryPolicy
+from temporalio.client import Client
+from temporalio.common import RetryPolicy, WorkflowIDConflictPolicy, WorkflowIDReusePolicy
 
 with workflow.unsafe.imports_passed_through():
     from activities.webhooks import WebhookActivities
@@ -99,3 +100,17 @@ class WebhookDeliveryWorkflow:
 def _retry_after(outcome: WebhookAttemptOutcome) -> timedelta:
     """The endpoint's `Retry-After`, capped so one answer cannot stall delivery for long."""
     return min(timedelta(seconds=outcome.retry_after_seconds or 0), MAX_RETRY_AFTER)
+
+
+async def start_delivery(
+    client: Client, task_queue: str, delivery_id: str, first_attempt: int = 1
+) -> None:
+    """Start (or, once finished, replay) the delivery's workflow; a running one is left as is."""
+    await client.start_workflow(
+        WebhookDeliveryWorkflow.run,
+        WebhookDeliveryInput(delivery_id=delivery_id, first_attempt=first_attempt),
+        id=f"webhook-{delivery_id}",
+        task_queue=task_queue,
+        id_reuse_policy=WorkflowIDReusePolicy.ALLOW_DUPLICATE,
+        id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
+    )

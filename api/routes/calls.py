@@ -5,7 +5,6 @@ from typing import Annotated
 
 from fastapi import APIRouter, Header, Query
 from temporalio.client import WorkflowUpdateFailedError
-from temporalio.common import WorkflowIDConflictPolicy, WorkflowIDReusePolicy
 from temporalio.service import RPCError, RPCStatusCode
 
 from api.call_routing import start_call
@@ -28,9 +27,9 @@ from trunkline import calls, deliveries
 from trunkline.ids import is_id
 from trunkline.models import Call, WebhookDelivery
 from trunkline.phone import E164
-from trunkline.workflow_io import HangupRequest, WebhookDeliveryInput
+from trunkline.workflow_io import HangupRequest
 from workflows.call import CallWorkflow
-from workflows.webhook_delivery import WebhookDeliveryWorkflow
+from workflows.webhook_delivery import WebhookDeliveryWorkflow, start_delivery
 
 router = APIRouter(tags=["calls"], responses=error_responses(401, 422))
 
@@ -257,15 +256,8 @@ async def retry_webhook_delivery(
             delivery.status = "pending"
             session.add(delivery)
             await session.commit()
-            await temporal.start_workflow(
-                WebhookDeliveryWorkflow.run,
-                WebhookDeliveryInput(
-                    delivery_id=delivery.id, first_attempt=delivery.attempt_count + 1
-                ),
-                id=workflow_id,
-                task_queue=settings.temporal_task_queue,
-                id_reuse_policy=WorkflowIDReusePolicy.ALLOW_DUPLICATE,
-                id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
+            await start_delivery(
+                temporal, settings.temporal_task_queue, delivery.id, delivery.attempt_count + 1
             )
     except RPCError as exc:
         raise ApiError(503, "temporarily_unavailable", str(exc)) from exc

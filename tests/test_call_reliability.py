@@ -1,0 +1,90 @@
+"""Calls survive what providers and processes do: duplicates, reordering, lost webhooks, crashes."""
+
+import os
+import signal
+import subprocess
+import sys
+from collections import Counter
+
+import pytest
+
+from simulator.app import Simulator
+from simulator.provider_webhooks import Misbehaviour
+from tests.calls_support import call_when, events, place_call, script, set_up_line
+from tests.conftest import Tenant
+from tests.receiver import WebhookReceiver
+from trunkline.settings import Settings
+
+
+@pytest.mark.usefixtures("worker")
+@pytest.mark.parametrize(
+    "misbehaviour", [Misbehaviour(duplicate=2), Misbehaviour(reorder_window=4, duplicate=1)]
+)
+async def test_duplicate_and_out_of_order_webhooks(
+    tenant: Tenant, simulator: Simulator, receiver: WebhookReceiver, misbehaviour: Misbehaviour
+) -> None:
+    line = await set_up_line(tenant, receiver)
+    simulator.webhooks.misbehaviour = misbehaviour
+    script(simulator, answer_after_seconds=0.2, hangup_after_seconds=0.5)
+    session = await place_call(line)
+    call = await call_when(tenant, session["sessionId"], "ended", "failed")
+    assert call["status"] == "ended" and call["failureCause"] is None
+    await simulator.webhooks.drain()
+    recorded = await events(tenant, session["sessionId"])
+    provider_ids = Counter(e["providerEventId"] for e in recorded if e["providerEventId"])
+    assert provider_ids and max(provider_ids.values()) == 1
+    terminal = [e for e in recorded if e["type"] in ("call.ended", "call.failed")]
+    assert len(terminal) == 1
+
+
+@pytest.mark.usefixtures("worker")
+async def test_a_lost_hangup_is_found_by_the_watchdog(
+    tenant: Tenant, simulator: Simulator, receiver: WebhookReceiver
+) -> None:
+    line = await set_up_line(tenant, receiver)
+    simulator.webhooks.misbehaviour = Misbehaviour(
+        drop=["call.hangup", "participant_left", "room_finished"]
+    )
+    script(simulator, answer_after_seconds=0, hangup_after_seconds=0.3)
+    session = await place_call(line)
+    call = await call_when(tenant, session["sessionId"], "ended", "failed", within=30)
+    assert (call["status"], call["endedReason"]) == ("ended", "phone_leg_gone")
+    types = [e["type"] for e in await events(tenant, session["sessionId"])]
+    assert "watchdog.phone_gone" in types and "call.hangup" not in types
+
+
+def start_worker_process(settings: Settings) -> subprocess.Popen[bytes]:
+    return subprocess.Popen(
+        [sys.executable, "-m", "trunkline.cli", "worker"],
+        env={**os.environ, **settings.as_environment()},
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+
+
+async def test_a_worker_killed_mid_call_and_restarted_finishes_the_call(
+    tenant: Tenant,
+    simulator: Simulator,
+    receiver: WebhookReceiver,
+    settings: Settings,
+) -> None:
+    line = await set_up_line(tenant, receiver)
+    script(simulator, answer_after_seconds=0.2, hangup_after_seconds=4)
+    first = start_worker_process(settings)
+    try:
+        session = await place_call(line)
+        await call_when(tenant, session["sessionId"], "in-progress", within=30)
+        first.send_signal(signal.SIGKILL)
+        first.wait(timeout=10)
+        second = start_worker_process(settings)
+        try:
+            call = await call_when(tenant, session["sessionId"], "ended", "failed", within=60)
+        finally:
+            second.send_signal(signal.SIGTERM)
+            second.wait(timeout=30)
+    finally:
+        if first.poll() is None:
+            first.kill()
+    assert call["status"] == "ended" and call["endedReason"] == "callee_hung_up"
+    dials = [r for r in simulator.requests["livekit"] if r["method"] == "CreateSIPParticipant"]
+    assert len(dials) == 1
