@@ -10,6 +10,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from fastapi import FastAPI, Response
 from pydantic import BaseModel
 
+from simulator.agent import agent_joiner
 from simulator.control import control_router
 from simulator.livekit_api import livekit_router
 from simulator.provider_webhooks import ProviderWebhooks
@@ -33,6 +34,8 @@ class SimulatorConfig(BaseModel):
     trunkline_url: str
     public_url: str
     departure_seconds: float = 1.0
+    simulated_agent: bool = False
+    """Whether a stand-in agent joins each dispatched room and talks (the dev stack turns it on)."""
 
     @classmethod
     def from_settings(cls, settings: Settings) -> "SimulatorConfig":
@@ -73,6 +76,8 @@ class Simulator:
             recordings_base_url=config.public_url,
             departure_seconds=config.departure_seconds,
         )
+        if config.simulated_agent:
+            self.world.on_dispatch = agent_joiner(self.world)
 
     def app(self) -> FastAPI:
         @asynccontextmanager
@@ -115,4 +120,6 @@ class Simulator:
 
 
 def create_simulator_app(settings: Settings) -> FastAPI:
-    return Simulator(SimulatorConfig.from_settings(settings)).app()
+    """The simulator as `trunkline sim` runs it: with the stand-in agent."""
+    config = SimulatorConfig.from_settings(settings).model_copy(update={"simulated_agent": True})
+    return Simulator(config).app()

@@ -9,7 +9,7 @@ import contextlib
 import json
 import secrets
 import time
-from collections.abc import Coroutine
+from collections.abc import Callable, Coroutine
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -88,6 +88,7 @@ class Leg:
     identity: str | None = None
     spoken: list[dict[str, Any]] = field(default_factory=list)
     caller: Caller | None = None
+    far_end: FarEnd | None = None
     outcome: asyncio.Future[tuple[int, str] | None] = field(
         default_factory=lambda: asyncio.get_running_loop().create_future()
     )
@@ -203,6 +204,8 @@ class World:
         self.dispatches: dict[str, agent_dispatch.AgentDispatch] = {}
         self.recordings: dict[str, Recording] = {}
         self.transfers: list[dict[str, Any]] = []
+        self.on_dispatch: Callable[[agent_dispatch.AgentDispatch], None] | None = None
+        """Called for every agent dispatch (the simulated agent joins through it)."""
         self._tasks: set[asyncio.Task[Any]] = set()
 
     def spawn(self, coroutine: Coroutine[Any, Any, Any]) -> asyncio.Task[Any]:
@@ -349,6 +352,8 @@ class World:
                 metadata=request.metadata,
             ),
         )
+        if self.on_dispatch:
+            self.on_dispatch(dispatch)
         return dispatch
 
     # --- Egress ------------------------------------------------------------------------------
@@ -414,7 +419,7 @@ class World:
         self._join(target, participant)
         ringing = request.ringing_timeout.ToTimedelta().total_seconds() or 30.0
         max_duration = request.max_call_duration.ToTimedelta().total_seconds() or None
-        far_end = self.directory.lookup(request.sip_call_to)
+        far_end = leg.far_end = self.directory.lookup(request.sip_call_to)
         leg.task = self.spawn(self._play_far_end(leg, participant, far_end, ringing, max_duration))
         if request.wait_until_answered:
             failure = await asyncio.shield(leg.outcome)
