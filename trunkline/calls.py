@@ -223,6 +223,8 @@ async def list_events(
 
 def agent_token(secret: str, session_id: str) -> str:
     """The token the agent in this call's room uses on the agent endpoints (derived, not stored)."""
+    if not secret:
+        raise ValueError("AGENT_TOKEN_SECRET is not set")
     digest = hmac.new(secret.encode(), session_id.encode(), hashlib.sha256).digest()
     return f"ct_{session_id}.{base64.urlsafe_b64encode(digest).decode().rstrip('=')}"
 

@@ -9,6 +9,7 @@ import asyncio
 import contextlib
 import json
 import os
+import secrets
 import signal
 import socket
 import sys
@@ -46,31 +47,40 @@ class StopRequested(Exception):
 
 
 def embedded_settings(settings: Settings) -> Settings:
-    """The settings of the embedded default: telephony is the simulator, webhooks may go local."""
+    """The settings of the embedded default: telephony is the simulator, webhooks may go local,
+    and the secrets are this data folder's own."""
     simulator = f"http://{settings.simulator_host}:{settings.simulator_port}"
-    private_key, public_key = _telnyx_key_pair(settings.data_dir)
+    secrets_ = _local_secrets(settings.data_dir)
     return settings.model_copy(
         update={
             "webhook_allow_private_targets": True,
             "public_base_url": f"http://{settings.api_host}:{settings.api_port}",
             "livekit_url": simulator,
             "telnyx_api_base_url": f"{simulator}/telnyx/v2",
-            "simulator_telnyx_private_key": private_key,
-            "telnyx_public_key": public_key,
+            "livekit_api_key": "devkey",
+            "livekit_api_secret": secrets_["livekit_api_secret"],
+            "agent_token_secret": secrets_["agent_token_secret"],
+            "simulator_telnyx_private_key": secrets_["telnyx_private_key"],
+            "telnyx_public_key": secrets_["telnyx_public_key"],
         }
     )
 
 
-def _telnyx_key_pair(data_dir: Path) -> tuple[str, str]:
-    """The simulator's Telnyx signing pair, made once and kept in the data folder."""
-    path = data_dir / "telnyx-simulator-key.json"
+def _local_secrets(data_dir: Path) -> dict[str, str]:
+    """Secrets for the embedded stack, made once and kept (mode 600) in the data folder."""
+    path = data_dir / "dev-secrets.json"
     if not path.exists():
         data_dir.mkdir(parents=True, exist_ok=True)
         private_key, public_key = generate_key_pair()
-        path.write_text(json.dumps({"private": private_key, "public": public_key}))
+        made = {
+            "livekit_api_secret": secrets.token_urlsafe(32),
+            "agent_token_secret": secrets.token_urlsafe(32),
+            "telnyx_private_key": private_key,
+            "telnyx_public_key": public_key,
+        }
+        path.write_text(json.dumps(made))
         path.chmod(0o600)
-    pair = json.loads(path.read_text())
-    return pair["private"], pair["public"]
+    return json.loads(path.read_text())
 
 
 class DevStack:

@@ -25,8 +25,8 @@ class Settings(BaseSettings):
     public_base_url: str = "http://127.0.0.1:8000"
 
     livekit_url: str = "http://127.0.0.1:7880"
-    livekit_api_key: str = "devkey"
-    livekit_api_secret: str = "trunkline-dev-livekit-secret-0123456789abcdef"
+    livekit_api_key: str = ""
+    livekit_api_secret: str = Field("", description="No default: webhooks fail closed without it.")
     livekit_sip_outbound_trunk_id: str = "ST_trunkline_outbound"
     livekit_sip_host: str = Field(
         "sip.trunkline.sim", description="Host of LiveKit's SIP URI that carrier legs bridge to."
@@ -46,8 +46,7 @@ class Settings(BaseSettings):
     )
 
     agent_token_secret: str = Field(
-        "trunkline-dev-agent-token-secret-change-me",
-        description="Signs the per-call tokens agents use on the agent endpoints.",
+        "", description="Signs the per-call tokens agents use; without it they are refused."
     )
     pre_call_timeout_seconds: float = Field(3.0, gt=0, le=30)
     call_watchdog_seconds: float = Field(30.0, gt=0)
