@@ -82,7 +82,6 @@ class Simulator:
     def app(self) -> FastAPI:
         @asynccontextmanager
         async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
-            self.webhooks.start()
             yield
             await self.world.close()
             await self.webhooks.close()

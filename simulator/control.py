@@ -97,7 +97,16 @@ def control_router(
     @router.get("/state")
     async def state() -> dict[str, Any]:
         sent = [
-            {"provider": w.provider, "event": w.event_type, "id": w.event_id, "status": w.status}
+            {
+                "provider": w.provider,
+                "event": w.event_type,
+                "id": w.event_id,
+                "status": w.status,
+                "sentAt": w.sent_at,
+                "callControlId": ((w.body.get("data") or {}).get("payload") or {}).get(
+                    "call_control_id"
+                ),
+            }
             for w in webhooks.sent
         ]
         return {**world.snapshot(), "webhooks": sent, "requests": requests}

@@ -28,6 +28,7 @@ logger = logging.getLogger(__name__)
 
 DELIVERY_ATTEMPTS = 3
 REORDER_FLUSH_SECONDS = 0.3
+LANE_IDLE_SECONDS = 5
 
 
 class Misbehaviour(ScriptModel):
@@ -66,6 +67,8 @@ class Outgoing:
     url: str
     body: str
     headers: dict[str, str]
+    lane: str
+    """Webhooks of one lane (a room, a carrier leg) go out in order; lanes go out in parallel."""
 
 
 @dataclass
@@ -75,10 +78,12 @@ class SentWebhook:
     event_id: str
     status: int | None
     body: dict[str, Any] = field(repr=False)
+    sent_at: float = field(default_factory=time.time)
 
 
 class ProviderWebhooks:
-    """Queues webhooks and delivers them in order (unless told to misbehave)."""
+    """Delivers webhooks in order per room or carrier leg, lanes in parallel, as the real
+    services do (unless told to misbehave)."""
 
     def __init__(
         self,
@@ -96,28 +101,31 @@ class ProviderWebhooks:
         self._telnyx_key = telnyx_private_key
         self.misbehaviour = Misbehaviour()
         self.sent: list[SentWebhook] = []
-        self._queue: asyncio.Queue[Outgoing] = asyncio.Queue()
+        self._lanes: dict[str, asyncio.Queue[Outgoing]] = {}
+        self._workers: set[asyncio.Task[None]] = set()
+        self._pending = 0
+        self._idle = asyncio.Event()
+        self._idle.set()
         self._http = httpx.AsyncClient(timeout=10, trust_env=False)
-        self._worker: asyncio.Task[None] | None = None
-
-    def start(self) -> None:
-        self._worker = asyncio.create_task(self._deliver_forever())
 
     async def close(self) -> None:
-        if self._worker:
-            self._worker.cancel()
+        for worker in self._workers:
+            worker.cancel()
         await self._http.aclose()
 
     async def drain(self) -> None:
         """Wait until everything queued so far has been delivered."""
-        await self._queue.join()
+        await self._idle.wait()
 
     def livekit(self, event: WebhookEvent) -> None:
         event.id = event.id or f"EV_{uuid.uuid4().hex[:12]}"
         event.created_at = event.created_at or int(time.time())
         body = MessageToJson(event, indent=None)
         headers = livekit_headers(body, self._livekit_key, self._livekit_secret)
-        self._enqueue(Outgoing("livekit", event.event, event.id, self._livekit_url, body, headers))
+        lane = event.room.name or event.egress_info.room_name or "livekit"
+        self._enqueue(
+            Outgoing("livekit", event.event, event.id, self._livekit_url, body, headers, lane)
+        )
 
     def telnyx(self, event_type: str, payload: dict[str, Any]) -> None:
         event_id = str(uuid.uuid4())
@@ -134,41 +142,62 @@ class ProviderWebhooks:
             }
         )
         headers = telnyx_headers(body, self._telnyx_key, int(time.time()))
-        self._enqueue(Outgoing("telnyx", event_type, event_id, self._telnyx_url, body, headers))
+        lane = payload.get("call_control_id") or "telnyx"
+        self._enqueue(
+            Outgoing("telnyx", event_type, event_id, self._telnyx_url, body, headers, lane)
+        )
 
     def _enqueue(self, outgoing: Outgoing) -> None:
         if outgoing.event_type in self.misbehaviour.drop:
             self._record(outgoing, None)
             return
+        lane = self._lanes.get(outgoing.lane)
+        if lane is None:
+            lane = self._lanes[outgoing.lane] = asyncio.Queue()
+            worker = asyncio.create_task(self._deliver_lane(outgoing.lane, lane))
+            self._workers.add(worker)
+            worker.add_done_callback(self._workers.discard)
         for _ in range(1 + self.misbehaviour.duplicate):
-            self._queue.put_nowait(outgoing)
+            lane.put_nowait(outgoing)
+            self._pending += 1
+        self._idle.clear()
 
-    async def _next_batch(self) -> list[Outgoing]:
+    async def _next_batch(self, lane: asyncio.Queue[Outgoing]) -> list[Outgoing]:
         """The next webhooks to send: one, or a reversed batch when reordering."""
-        batch = [await self._queue.get()]
+        batch = [await asyncio.wait_for(lane.get(), LANE_IDLE_SECONDS)]
         window = self.misbehaviour.reorder_window
         while len(batch) < window:
             try:
-                batch.append(await asyncio.wait_for(self._queue.get(), REORDER_FLUSH_SECONDS))
+                batch.append(await asyncio.wait_for(lane.get(), REORDER_FLUSH_SECONDS))
             except TimeoutError:
                 break
         return batch[::-1] if window else batch
 
-    async def _deliver_forever(self) -> None:
+    async def _deliver_lane(self, name: str, lane: asyncio.Queue[Outgoing]) -> None:
+        """Send a lane's webhooks one after another; the lane closes once idle for a while."""
         while True:
-            batch = await self._next_batch()
+            try:
+                batch = await self._next_batch(lane)
+            except TimeoutError:
+                if lane.empty():
+                    del self._lanes[name]
+                    return
+                continue
             if self.misbehaviour.delay_seconds:
                 await asyncio.sleep(self.misbehaviour.delay_seconds)
             for outgoing in batch:
-                self._record(outgoing, await self._post(outgoing))
-                self._queue.task_done()
+                sent_at = time.time()
+                self._record(outgoing, await self._post(outgoing), sent_at)
+                self._pending -= 1
+            if self._pending == 0:
+                self._idle.set()
 
-    def _record(self, outgoing: Outgoing, status: int | None) -> None:
+    def _record(self, outgoing: Outgoing, status: int | None, sent_at: float | None = None) -> None:
         """Remember what was sent (status None: dropped on purpose or undeliverable)."""
         body = json.loads(outgoing.body)
-        self.sent.append(
-            SentWebhook(outgoing.provider, outgoing.event_type, outgoing.event_id, status, body)
-        )
+        sent = SentWebhook(outgoing.provider, outgoing.event_type, outgoing.event_id, status, body)
+        sent.sent_at = sent_at or sent.sent_at
+        self.sent.append(sent)
 
     async def _post(self, outgoing: Outgoing) -> int | None:
         """POST with a few retries, as the providers do; returns the last status."""

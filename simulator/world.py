@@ -202,6 +202,7 @@ class World:
         self.rooms: dict[str, Room] = {}
         self.legs: dict[str, Leg] = {}
         self.dispatches: dict[str, agent_dispatch.AgentDispatch] = {}
+        self.dispatched_at: dict[str, float] = {}
         self.recordings: dict[str, Recording] = {}
         self.transfers: list[dict[str, Any]] = []
         self.on_dispatch: Callable[[agent_dispatch.AgentDispatch], None] | None = None
@@ -343,6 +344,7 @@ class World:
             metadata=request.metadata,
         )
         self.dispatches[dispatch.id] = dispatch
+        self.dispatched_at[dispatch.id] = time.time()
         self._join(
             target,
             Participant(
@@ -680,6 +682,7 @@ class World:
                     "agentName": d.agent_name,
                     "room": d.room,
                     "metadata": json.loads(d.metadata or "null"),
+                    "createdAt": self.dispatched_at[d.id],
                 }
                 for d in self.dispatches.values()
             ],

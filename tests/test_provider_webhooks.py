@@ -15,6 +15,7 @@ from simulator.app import Simulator
 from simulator.provider_webhooks import Misbehaviour, livekit_headers, telnyx_headers
 from simulator.scripts import FarEnd
 from tests.conftest import RunningApi
+from tests.waiting import eventually
 from trunkline.db import Database
 from trunkline.models import ProviderEvent
 from trunkline.providers.livekit import DialRequest, LiveKitAdapter
@@ -49,9 +50,12 @@ async def play_a_call(settings: Settings, simulator: Simulator) -> None:
         )
     )
     await adapter.aclose()
-    while "call-1" in simulator.world.rooms or not simulator.webhooks.sent:
-        await simulator.webhooks.drain()
+    await eventually(lambda: room_closed(simulator))
     await simulator.webhooks.drain()
+
+
+async def room_closed(simulator: Simulator) -> bool:
+    return "call-1" not in simulator.world.rooms
 
 
 async def test_a_calls_webhooks_are_verified_and_stored(

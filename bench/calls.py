@@ -1,0 +1,288 @@
+"""Benchmark: N outbound and N inbound calls at once through the whole embedded stack.
+
+Starts `trunkline dev` on free ports in a temporary data folder, sets up an agent whose status
+webhook is a local receiver, places the calls (far ends answer at once and hang up after a few
+seconds), waits for all of them to end, and prints:
+
+- completed calls per second;
+- p50/p95/p99 of `POST /v1/sessions/phone` response time;
+- inbound setup: the simulator sending the signed `call.initiated` → the agent dispatch arriving
+  at the simulator;
+- hangup: the simulator sending `call.hangup` → the `call.status` webhook for it arriving here.
+
+    .venv/bin/python bench/calls.py --calls 20 --hangup-after 3
+"""
+
+import argparse
+import asyncio
+import json
+import os
+import re
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections import Counter
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import httpx
+import uvicorn
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
+
+OUR_NUMBER = "+14155550100"
+TRUNK = "00000000-0000-4000-8000-000000000010"
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def percentiles(label: str, seconds: list[float]) -> str:
+    if not seconds:
+        return f"{label}: no samples"
+    ms = sorted(value * 1000 for value in seconds)
+    cuts = statistics.quantiles(ms, n=100, method="inclusive") if len(ms) > 1 else ms * 99
+    return (
+        f"{label}: n={len(ms)} p50={cuts[49]:.1f} ms p95={cuts[94]:.1f} ms "
+        f"p99={cuts[98]:.1f} ms max={ms[-1]:.1f} ms"
+    )
+
+
+class Receiver:
+    """A local `call.status` endpoint remembering when each webhook arrived."""
+
+    def __init__(self) -> None:
+        self.arrivals: list[tuple[float, dict[str, Any]]] = []
+
+    async def handle(self, request: Request) -> Response:
+        self.arrivals.append((time.time(), json.loads(await request.body())))
+        return Response("ok")
+
+    def serve(self, sock: socket.socket) -> tuple[uvicorn.Server, asyncio.Task[None]]:
+        """Serve on an already listening socket, so webhooks queue until it accepts them."""
+        app = Starlette(routes=[Route("/status", self.handle, methods=["POST"])])
+        server = uvicorn.Server(uvicorn.Config(app, log_level="warning"))
+        return server, asyncio.create_task(server.serve(sockets=[sock]))
+
+
+class Stack:
+    """`trunkline dev` in a subprocess, on free ports, in a throwaway data folder."""
+
+    def __init__(self) -> None:
+        self.ports = {name: free_port() for name in ("api", "temporal", "ui", "sim")}
+        self.data_dir = tempfile.mkdtemp(prefix="trunkline-bench-")
+        argv = [sys.executable, "-m", "trunkline.cli", "dev"]
+        argv += [f"--{name}-port={port}" for name, port in self.ports.items()]
+        self.log = Path(self.data_dir) / "stack.log"
+        with self.log.open("w") as log:
+            self.process = subprocess.Popen(
+                argv,
+                env={**os.environ, "TRUNKLINE_DATA_DIR": self.data_dir},
+                stdout=log,
+                stderr=subprocess.STDOUT,
+            )
+        self.api_key = self._wait_ready()
+
+    def _wait_ready(self) -> str:
+        """The bootstrap API key, once the stack says it is ready (its log goes to a file)."""
+        deadline = time.time() + 120
+        while time.time() < deadline and self.process.poll() is None:
+            output = self.log.read_text()
+            key = re.search(r"TRUNKLINE_API_KEY=(\S+)", output)
+            if "trunkline dev: ready" in output and key:
+                return key.group(1)
+            time.sleep(0.2)
+        raise RuntimeError(f"the dev stack did not start; see {self.log}")
+
+    def url(self, name: str) -> str:
+        return f"http://127.0.0.1:{self.ports[name]}"
+
+    def stop(self) -> None:
+        self.process.send_signal(signal.SIGINT)
+        self.process.wait(timeout=60)
+
+
+async def set_up(api: httpx.AsyncClient, sim: httpx.AsyncClient, receiver_port: int) -> str:
+    agent = await api.post(
+        "/v1/agents",
+        json={
+            "name": "Bench desk",
+            "firstMessage": "Hello from the bench.",
+            "webhooks": {"status": {"url": f"http://127.0.0.1:{receiver_port}/status"}},
+        },
+    )
+    agent_id = agent.json()["id"]
+    await api.post(
+        "/v1/phone-numbers/import-sip-trunk",
+        json={
+            "e164": OUR_NUMBER,
+            "sipConnectionInstallationId": TRUNK,
+            "direction": "both",
+            "agentId": agent_id,
+        },
+    )
+    await sim.put("/control/misbehaviour", json={})
+    return agent_id
+
+
+async def run(calls: int, hangup_after: float) -> None:
+    stack = Stack()
+    receiver = Receiver()
+    sock = socket.socket()
+    sock.bind(("127.0.0.1", 0))
+    sock.listen(512)
+    receiver_port = sock.getsockname()[1]
+    server, serving = receiver.serve(sock)
+    headers = {"Authorization": f"Bearer {stack.api_key}"}
+    try:
+        async with (
+            httpx.AsyncClient(base_url=stack.url("api"), headers=headers, timeout=60) as api,
+            httpx.AsyncClient(base_url=stack.url("sim"), timeout=60) as sim,
+        ):
+            agent_id = await set_up(api, sim, receiver_port)
+            callees = [f"+1201555{1000 + i:04d}" for i in range(calls)]
+            far_end = {"answerAfterSeconds": 0, "hangupAfterSeconds": hangup_after}
+            for callee in callees:
+                await sim.put(f"/control/far-ends/{callee}", json=far_end)
+
+            async def outbound(callee: str) -> float:
+                started = time.perf_counter()
+                response = await api.post(
+                    "/v1/sessions/phone", json={"to": callee, "agentId": agent_id}
+                )
+                response.raise_for_status()
+                return time.perf_counter() - started
+
+            async def inbound(i: int) -> None:
+                body = {
+                    "from": f"+1973555{1000 + i:04d}",
+                    "to": OUR_NUMBER,
+                    "caller": {"hangupAfterSeconds": hangup_after},
+                }
+                (await sim.post("/control/inbound-calls", json=body)).raise_for_status()
+
+            began = time.time()
+            post_times, *_ = await asyncio.gather(
+                asyncio.gather(*(outbound(c) for c in callees)),
+                *(inbound(i) for i in range(calls)),
+            )
+            finished = await wait_for_all(api, 2 * calls)
+            elapsed = finished - began
+            await sim.post("/control/drain")
+            await wait_for_webhooks(receiver, 2 * calls)
+            state = (await sim.get("/control/state")).json()
+            all_calls = await list_calls(api)
+        report(calls, elapsed, post_times, state, all_calls, receiver)
+    finally:
+        server.should_exit = True
+        await serving
+        stack.stop()
+
+
+async def list_calls(api: httpx.AsyncClient) -> list[dict[str, Any]]:
+    calls: list[dict[str, Any]] = []
+    cursor = None
+    while True:
+        params = {"limit": 100, **({"cursor": cursor} if cursor else {})}
+        page = (await api.get("/v1/calls", params=params)).json()
+        calls += page["data"]
+        cursor = page["nextCursor"]
+        if not cursor:
+            return calls
+
+
+async def wait_for_webhooks(receiver: Receiver, calls: int) -> None:
+    """Until every call's `ended` status webhook has arrived (or 60 s pass)."""
+    deadline = time.time() + 60
+    while time.time() < deadline:
+        ended = {body["call_id"] for _, body in receiver.arrivals if body["status"] == "ended"}
+        if len(ended) >= calls:
+            return
+        await asyncio.sleep(0.2)
+
+
+async def wait_for_all(api: httpx.AsyncClient, total: int) -> float:
+    """When the last of `total` calls reached a terminal status."""
+    deadline = time.time() + 300
+    while time.time() < deadline:
+        calls = await list_calls(api)
+        done = [c for c in calls if c["status"] in ("ended", "failed")]
+        if len(done) >= total:
+            return max(datetime.fromisoformat(c["endedAt"]).timestamp() for c in done)
+        await asyncio.sleep(0.2)
+    raise RuntimeError(f"not all {total} calls ended within 300 s")
+
+
+def hangup_latencies(
+    state: dict[str, Any], all_calls: list[dict[str, Any]], receiver: Receiver
+) -> list[float]:
+    """Per call: the carrier's `call.hangup` sent → the first `call.status` saying `ended`."""
+    room_of_leg = {leg["callControlId"]: leg["room"] for leg in state["legs"]}
+    session_of_room = {c["roomName"]: c["id"] for c in all_calls}
+    hangup_sent: dict[str, float] = {}
+    for webhook in state["webhooks"]:
+        session = session_of_room.get(room_of_leg.get(webhook["callControlId"]))
+        if webhook["event"] == "call.hangup" and session:
+            hangup_sent.setdefault(session, webhook["sentAt"])
+    ended_received: dict[str, float] = {}
+    for at, body in receiver.arrivals:
+        if body["status"] == "ended":
+            ended_received.setdefault(body["call_id"], at)
+    return [
+        ended_received[session] - sent
+        for session, sent in hangup_sent.items()
+        if session in ended_received
+    ]
+
+
+def report(
+    calls: int,
+    elapsed: float,
+    post_times: list[float],
+    state: dict[str, Any],
+    all_calls: list[dict[str, Any]],
+    receiver: Receiver,
+) -> None:
+    initiated = {
+        w["callControlId"]: w["sentAt"]
+        for w in state["webhooks"]
+        if w["event"] == "call.initiated" and w["callControlId"]
+    }
+    session_by_control = {c["callControlId"]: c["id"] for c in all_calls if c["callControlId"]}
+    dispatched = {d["metadata"]["sessionId"]: d["createdAt"] for d in state["dispatches"]}
+    inbound_setup = [
+        dispatched[session_by_control[control]] - sent
+        for control, sent in initiated.items()
+        if control in session_by_control and session_by_control[control] in dispatched
+    ]
+    hangup_lag = hangup_latencies(state, all_calls, receiver)
+    statuses = dict(Counter(c["status"] for c in all_calls))
+    print(f"calls: {calls} outbound + {calls} inbound; final statuses: {statuses}")
+    print(f"completed calls per second: {2 * calls / elapsed:.2f} (over {elapsed:.1f} s)")
+    print(percentiles("POST /v1/sessions/phone", post_times))
+    print(percentiles("inbound setup (call.initiated sent → agent dispatched)", inbound_setup))
+    print(percentiles("hangup (call.hangup sent → call.status received)", hangup_lag))
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--calls", type=int, default=20, help="outbound calls, and as many inbound")
+    parser.add_argument("--hangup-after", type=float, default=3.0, help="seconds after answering")
+    args = parser.parse_args()
+    asyncio.run(run(args.calls, args.hangup_after))
+    sys.stdout.flush()
+    os._exit(0)  # the Temporal SDK can abort at interpreter exit (sdk-python #300)
+
+
+if __name__ == "__main__":
+    main()
