@@ -65,11 +65,7 @@ async def list_agents(
     cursor: PageCursor = None,
 ) -> AgentPage:
     page = await agents.list_agents(session, organization.id, limit, cursor)
-    return AgentPage(
-        data=[_agent_out(agent) for agent in page.rows],
-        has_more=page.next_cursor is not None,
-        next_cursor=page.next_cursor,
-    )
+    return AgentPage.of(page.rows, page.next_cursor, _agent_out)
 
 
 @router.get("/{agent_id}", responses=error_responses(404))

@@ -142,11 +142,7 @@ async def list_calls(
         created_after=created_after,
         created_before=created_before,
     )
-    return CallPage(
-        data=[call_out(call) for call in page.rows],
-        has_more=page.next_cursor is not None,
-        next_cursor=page.next_cursor,
-    )
+    return CallPage.of(page.rows, page.next_cursor, call_out)
 
 
 @router.get("/v1/calls/{call_id}", responses=error_responses(404))

@@ -143,11 +143,7 @@ async def list_phone_numbers(
     page = await phone_numbers.list_numbers(
         session, organization.id, limit, cursor, agent_id, direction
     )
-    return PhoneNumberPage(
-        data=[_out(number) for number in page.rows],
-        has_more=page.next_cursor is not None,
-        next_cursor=page.next_cursor,
-    )
+    return PhoneNumberPage.of(page.rows, page.next_cursor, _out)
 
 
 @router.get("/{number_id}", responses=error_responses(404))

@@ -1,6 +1,7 @@
 """Shapes shared by every resource: response bodies and paginated lists."""
 
-from typing import Annotated, Generic, TypeVar
+from collections.abc import Callable, Sequence
+from typing import Annotated, Any, Generic, Self, TypeVar
 
 from fastapi import Query
 from pydantic import BaseModel, ConfigDict
@@ -19,6 +20,17 @@ class ResponseModel(BaseModel):
 
 class Page(ResponseModel, Generic[Item]):
     """One page of a list, newest first; pass `nextCursor` as `cursor` to read on."""
+
+    @classmethod
+    def of(
+        cls, rows: Sequence[Any], next_cursor: str | None, convert: Callable[[Any], Item]
+    ) -> Self:
+        """The page holding `rows`, each converted to its response shape."""
+        return cls(
+            data=[convert(row) for row in rows],
+            has_more=next_cursor is not None,
+            next_cursor=next_cursor,
+        )
 
     data: list[Item]
     has_more: bool
