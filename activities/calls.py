@@ -243,10 +243,10 @@ class CallActivities:
         call = await self._call(request.session_id)
         present = await self._phone_in_room(call)
         if present is not None:
-            return DialOutcome(answered=present == "active", already_dialled=True)
+            return DialOutcome(answered=present == "active")  # a retry after a lost answer
         ringing = (call.request.get("telephony") or {}).get("ringingTimeoutSeconds")
         try:
-            leg = await self._livekit.dial(
+            await self._livekit.dial(
                 DialRequest(
                     room_name=call.room_name,
                     participant_identity=call.sip_participant_identity,
@@ -267,7 +267,7 @@ class CallActivities:
                 type="CallFailed",
                 non_retryable=True,
             ) from failure
-        return DialOutcome(answered=True, participant_id=leg.participant_id)
+        return DialOutcome(answered=True)
 
     async def _phone_in_room(self, call: Call) -> str | None:
         """The phone participant's SIP call status, or None when it is not in the room."""
@@ -304,18 +304,7 @@ class CallActivities:
     async def probe(self, request: CallInput) -> ProbeResult:
         """Ask LiveKit where the call stands, for when a webhook never comes."""
         call = await self._call(request.session_id)
-        try:
-            participants = await self._livekit.list_participants(call.room_name)
-        except ProviderRejected as exc:
-            if exc.code == "not_found":
-                return ProbeResult(room_exists=False, phone_present=False)
-            raise
-        phone = next((p for p in participants if p.kind == "SIP"), None)
-        return ProbeResult(
-            room_exists=True,
-            phone_present=phone is not None,
-            phone_call_status=phone.sip_call_status if phone else None,
-        )
+        return ProbeResult(phone_present=await self._phone_in_room(call) is not None)
 
     @activity.defn(name="hang_up_call")
     async def hang_up(self, request: CallInput) -> None:

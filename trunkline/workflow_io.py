@@ -102,7 +102,6 @@ class CallEventRecord(BaseModel):
     source: Literal["livekit", "telnyx", "trunkline", "transfer"]
     type: str
     status: CallStatus
-    status_changed: bool
     failure_cause: str | None = None
     sip_status_code: int | None = None
     sip_status: str | None = None
@@ -121,14 +120,10 @@ class PreCallOutcome(BaseModel):
 
 class DialOutcome(BaseModel):
     answered: bool
-    participant_id: str | None = None
-    already_dialled: bool = False
 
 
 class ProbeResult(BaseModel):
-    room_exists: bool
     phone_present: bool
-    phone_call_status: str | None = None
 
 
 class HangupRequest(BaseModel):

@@ -347,7 +347,6 @@ class CallWorkflow:
                 source=source,  # type: ignore[arg-type]
                 type=event_type,
                 status=new_status,
-                status_changed=changed,
                 **facts,
             ),
             start_to_close_timeout=_QUICK,
