@@ -1,20 +1,23 @@
 """The Telnyx REST routes Trunkline calls: number search and orders, call-control actions."""
 
+import secrets
+import uuid
 from typing import Any
 
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 
 from simulator.world import TelnyxError, World
-from trunkline.ids import new_id
 
 
 class NumberInventory:
-    """Numbers for sale per area code, orders placed, and a switch that makes orders fail."""
+    """Numbers for sale per area code, numbers on our account, and switches for failing orders."""
 
     def __init__(self) -> None:
         self.owned: dict[str, str] = {}  # phone number id → e164
         self.fail_orders = False
+        self.lose_order_replies = False
+        """Orders go through, but their answer is a 503, as when a reply is lost on the way."""
 
     def search(self, area_code: str, limit: int) -> list[dict[str, Any]]:
         candidates = (f"+1{area_code}555{n:04d}" for n in range(100, 10_000))
@@ -22,17 +25,33 @@ class NumberInventory:
         return [_available(e164) for _, e164 in zip(range(limit), available, strict=False)]
 
     def order(self, e164: str) -> dict[str, Any]:
+        """Place a number order; its items have ids of their own, not the numbers' ids."""
         if self.fail_orders:
             raise TelnyxError(422, "85001", "Number order failed: carrier rejected the order")
         if e164 in self.owned.values() or not e164.startswith("+1") or len(e164) != 12:
             raise TelnyxError(422, "85002", f"{e164} is not available")
-        phone_number_id = new_id("tpn")
-        self.owned[phone_number_id] = e164
+        self.owned[str(secrets.randbits(62))] = e164
+        if self.lose_order_replies:
+            raise TelnyxError(503, "10001", "Service unavailable")
         return {
-            "id": new_id("order"),
+            "id": str(uuid.uuid4()),
+            "record_type": "number_order",
             "status": "success",
-            "phone_numbers": [{"id": phone_number_id, "phone_number": e164, "status": "success"}],
+            "phone_numbers": [{"id": str(uuid.uuid4()), "phone_number": e164, "status": "success"}],
         }
+
+    def find(self, phone_number: str) -> list[dict[str, Any]]:
+        """Numbers on our account matching `filter[phone_number]`."""
+        return [
+            {
+                "id": number_id,
+                "record_type": "phone_number",
+                "phone_number": e164,
+                "status": "active",
+            }
+            for number_id, e164 in self.owned.items()
+            if phone_number and phone_number in e164
+        ]
 
     def release(self, phone_number_id: str) -> None:
         if self.owned.pop(phone_number_id, None) is None:
@@ -87,6 +106,14 @@ def telnyx_router(
             return JSONResponse({"data": inventory.order(numbers[0].get("phone_number", ""))})
         except TelnyxError as error:
             return _error(error)
+
+    @router.get("/phone_numbers")
+    async def find(request: Request) -> JSONResponse:
+        if refused := await authorized(request):
+            return refused
+        return JSONResponse(
+            {"data": inventory.find(request.query_params.get("filter[phone_number]", ""))}
+        )
 
     @router.delete("/phone_numbers/{phone_number_id}")
     async def release(phone_number_id: str, request: Request) -> JSONResponse:

@@ -598,10 +598,12 @@ class World:
         return leg
 
     def answer(self, call_control_id: str) -> None:
+        """Answer a parked leg; like Telnyx, refuse to answer one that is past that."""
         leg = self._leg(call_control_id)
-        if leg.state == "parked":
-            leg.state = "answered"
-            self.webhooks.telnyx("call.answered", leg.telnyx_payload())
+        if leg.state != "parked":
+            raise TelnyxError(422, "90034", "Call already answered")
+        leg.state = "answered"
+        self.webhooks.telnyx("call.answered", leg.telnyx_payload())
 
     def transfer(self, call_control_id: str, to: str, custom_headers: dict[str, str]) -> None:
         """Bridge the carrier leg into LiveKit: the SIP URI's user part names the room."""

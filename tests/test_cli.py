@@ -1,5 +1,6 @@
 """Admin commands of the `trunkline` CLI, run as a user would, against a real database."""
 
+import asyncio
 import json
 import os
 import subprocess
@@ -10,6 +11,7 @@ import httpx
 from simulator.app import Simulator
 from tests.conftest import RunningApi
 from trunkline.db import Database
+from trunkline.organizations import create_organization, update_organization
 from trunkline.settings import Settings
 
 
@@ -80,6 +82,21 @@ async def test_org_update_sets_verification_and_credits(
         organization = (await http.get("/v1/organization")).json()
     assert (organization["businessVerified"], organization["credits"]) == (False, 7.5)
     assert trunkline(settings, "org", "update", "org_missing", "--verified").returncode == 1
+
+
+async def test_adding_credits_concurrently_loses_nothing(database: Database) -> None:
+    """`org update --add-credits` adds in one SQL statement, so concurrent additions all count."""
+    async with database.session() as session:
+        org_id = (await create_organization(session, "Acme")).organization.id
+
+    async def add_one() -> None:
+        async with database.session() as session:
+            await update_organization(session, org_id, add_credits=1)
+
+    await asyncio.gather(*(add_one() for _ in range(10)))
+    async with database.session() as session:
+        updated = await update_organization(session, org_id, add_credits=-2.5)
+    assert updated is not None and updated["credits"] == 7.5
 
 
 async def test_provider_events_prints_what_was_stored(

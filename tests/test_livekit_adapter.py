@@ -1,6 +1,8 @@
 """Our LiveKit adapter (the real `livekit-api` client) against the simulator, per far end."""
 
+import asyncio
 from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from datetime import timedelta
 
 import pytest
@@ -234,3 +236,26 @@ async def test_wrong_credentials_and_unreachable_server(
         await down.create_room("r", {}, timedelta(seconds=1))
     assert unreachable.value.retryable
     await down.aclose()
+
+
+@asynccontextmanager
+async def silent_livekit() -> AsyncIterator[str]:
+    """A LiveKit URL whose server takes every request and never answers it."""
+
+    async def hold(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        await reader.read()  # until the client gives up and hangs up
+        writer.close()
+
+    server = await asyncio.start_server(hold, "127.0.0.1", 0)
+    async with server:
+        yield f"http://127.0.0.1:{server.sockets[0].getsockname()[1]}"
+
+
+async def test_a_dial_our_client_gives_up_on_is_no_answer_not_a_retry() -> None:
+    """The call may still be ringing, so retrying (and dialling twice) would be wrong."""
+    async with silent_livekit() as url:
+        adapter = LiveKitAdapter(url, "devkey", "x" * 40, "ST_x")
+        with pytest.raises(CallFailed) as failure:
+            await adapter.dial(dial_request(ringing_timeout=timedelta(seconds=0.5)))
+        await adapter.aclose()
+    assert failure.value.cause == "no-answer" and not failure.value.retryable

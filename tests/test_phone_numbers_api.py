@@ -1,6 +1,7 @@
 """Phone numbers through the REST API: search, buy (verification, credits), import, rules."""
 
 from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 
 import pytest
 
@@ -94,6 +95,93 @@ async def test_a_failed_order_stores_nothing_and_refunds(
     )
     assert response.status_code == 409
     assert response.json()["error"]["code"] == "number_unavailable"
+    assert await numbers(buyer) == [] and await credits(buyer) == 5.0
+
+
+async def test_a_lost_order_reply_releases_what_was_bought_and_refunds(
+    buyer: Tenant, simulator: Simulator
+) -> None:
+    """Telnyx placed the order but its answer was a 503: we look the number up and release it."""
+    simulator.inventory.lose_order_replies = True
+    response = await buyer.http.post(
+        "/v1/phone-numbers", json={"e164": "+14155550100", "direction": "outbound"}
+    )
+    assert response.status_code == 502
+    assert response.json()["error"]["code"] == "provider_error"
+    assert simulator.inventory.owned == {}
+    assert await numbers(buyer) == [] and await credits(buyer) == 5.0
+
+
+@asynccontextmanager
+async def when_charged(database: Database, statement: str) -> AsyncIterator[None]:
+    """Run `statement` in the transaction that charges credits, as a concurrent writer would."""
+    if database.engine.dialect.name == "sqlite":
+        create = [
+            "CREATE TRIGGER concurrent_writer AFTER UPDATE OF credits_micros ON organization "
+            f"WHEN NEW.credits_micros < OLD.credits_micros BEGIN {statement}; END"
+        ]
+        drop = ["DROP TRIGGER concurrent_writer"]
+    else:
+        create = [
+            "CREATE FUNCTION concurrent_writer() RETURNS trigger LANGUAGE plpgsql "
+            f"AS $$ BEGIN {statement}; RETURN NULL; END $$",
+            "CREATE TRIGGER concurrent_writer AFTER UPDATE OF credits_micros ON organization "
+            "FOR EACH ROW WHEN (NEW.credits_micros < OLD.credits_micros) "
+            "EXECUTE FUNCTION concurrent_writer()",
+        ]
+        drop = [
+            "DROP TRIGGER concurrent_writer ON organization",
+            "DROP FUNCTION concurrent_writer()",
+        ]
+    async with database.engine.begin() as connection:
+        for sql in create:
+            await connection.exec_driver_sql(sql)
+    try:
+        yield
+    finally:
+        async with database.engine.begin() as connection:
+            for sql in drop:
+                await connection.exec_driver_sql(sql)
+
+
+async def test_losing_the_race_for_a_number_releases_it_and_refunds(
+    buyer: Tenant, database: Database, api: RunningApi, simulator: Simulator
+) -> None:
+    """Another organization registers the number after our checks passed, before our insert.
+
+    A trigger on the credit charge (which comes between the checks and the insert) plays the
+    other organization, so the race is lost every time, on SQLite and PostgreSQL alike.
+    """
+    rival = await new_tenant(database, api, "Rival")
+    registers_it = (
+        "INSERT INTO phonenumber (id, organization_id, e164, direction, source, created_at, "
+        f"updated_at) VALUES ('pn_rival', '{rival.organization_id}', '+14155550100', "
+        "'outbound', 'sip_trunk', CURRENT_TIMESTAMP, CURRENT_TIMESTAMP)"
+    )
+    async with when_charged(database, registers_it):
+        response = await buyer.http.post(
+            "/v1/phone-numbers", json={"e164": "+14155550100", "direction": "outbound"}
+        )
+    assert response.status_code == 409, response.text
+    assert response.json()["error"]["code"] == "phone_number_taken"
+    assert [n["id"] for n in await numbers(rival)] == ["pn_rival"]
+    assert simulator.inventory.owned == {}
+    assert await numbers(buyer) == [] and await credits(buyer) == 5.0
+    await rival.http.aclose()
+
+
+async def test_an_agent_deleted_mid_purchase_is_agent_not_found(
+    buyer: Tenant, database: Database, simulator: Simulator
+) -> None:
+    """The agent goes after our checks passed, before our insert (a trigger deletes it then)."""
+    desk = await agent_id(buyer)
+    async with when_charged(database, f"DELETE FROM agent WHERE id = '{desk}'"):
+        response = await buyer.http.post(
+            "/v1/phone-numbers", json={"e164": "+14155550100", "direction": "both", "agentId": desk}
+        )
+    assert response.status_code == 422, response.text
+    assert response.json()["error"]["code"] == "agent_not_found"
+    assert simulator.inventory.owned == {}
     assert await numbers(buyer) == [] and await credits(buyer) == 5.0
 
 

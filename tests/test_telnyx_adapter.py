@@ -4,10 +4,15 @@ from collections.abc import AsyncIterator
 
 import httpx
 import pytest
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
 
 from simulator.app import Simulator
 from simulator.scripts import Caller
 from tests.conftest import RunningApi
+from tests.servers import serving
 from tests.waiting import eventually
 from trunkline.providers.errors import ProviderRejected, ProviderUnavailable
 from trunkline.providers.telnyx import CallAlreadyEnded, TelnyxAdapter
@@ -40,17 +45,24 @@ def sent(simulator: Simulator, event: str) -> list[dict]:
     return [w.body for w in simulator.webhooks.sent if w.event_type == event]
 
 
-async def test_search_order_and_release(telnyx: TelnyxAdapter, simulator: Simulator) -> None:
+async def test_search_order_find_and_release(telnyx: TelnyxAdapter, simulator: Simulator) -> None:
     available = await telnyx.search_available("415", limit=3)
     assert [n.e164 for n in available] == ["+14155550100", "+14155550101", "+14155550102"]
     assert available[0].region == "CA" and available[0].monthly_cost == 1.0
     order = await telnyx.order_number(available[0].e164, "conn-1")
-    assert order.status == "success" and order.phone_number_id
+    assert order.status == "success"
     assert [n.e164 for n in await telnyx.search_available("415", 1)] == ["+14155550101"]
     with pytest.raises(ProviderRejected) as taken:
         await telnyx.order_number(available[0].e164, "conn-1")
     assert taken.value.status == 422
-    await telnyx.release_number(order.phone_number_id)
+    number_id = await telnyx.find_number(available[0].e164)
+    assert number_id in simulator.inventory.owned and number_id != order.order_id
+    assert await telnyx.find_number("+14155550101") is None
+    with pytest.raises(ProviderRejected) as not_a_number:
+        await telnyx.release_number(order.order_id)
+    assert not_a_number.value.status == 404
+    await telnyx.release_number(number_id)
+    assert await telnyx.find_number(available[0].e164) is None
     assert simulator.requests["telnyx"][1]["body"]["connection_id"] == "conn-1"
 
 
@@ -66,6 +78,9 @@ async def test_answer_and_bridge_an_inbound_call_into_livekit(
     call = await inbound_call(api, settings, Caller(hangup_after_seconds=0.2))
     await telnyx.answer(call, command_id="answer-1")
     await telnyx.answer(call, command_id="answer-1")  # a retried command is ignored
+    with pytest.raises(ProviderRejected) as again:  # another answer is refused
+        await telnyx.answer(call, command_id="answer-2")
+    assert (again.value.status, again.value.code) == (422, "90034")
     await telnyx.transfer(
         call, "sip:call-s1@sip.trunkline.sim", {"X-Trunkline-Session-Id": "s1"}, "bridge-1"
     )
@@ -130,3 +145,33 @@ async def test_bad_key_and_unreachable_api(settings: Settings, simulator: Simula
         down = TelnyxAdapter("http://127.0.0.1:9/v2", "KEY", http)
         with pytest.raises(ProviderUnavailable):
             await down.search_available("415")
+
+
+def stand_in(status: int, body: str, content_type: str) -> Starlette:
+    """A server in Telnyx's place that answers every request with `status` and `body`."""
+
+    async def answer(request: Request) -> Response:
+        return Response(body, status, media_type=content_type)
+
+    return Starlette(routes=[Route("/{path:path}", answer, methods=["GET", "POST"])])
+
+
+async def test_rate_limiting_is_retryable() -> None:
+    errors = '{"errors": [{"code": "10011", "title": "Too many requests"}]}'
+    async with (
+        serving(stand_in(429, errors, "application/json")) as url,
+        httpx.AsyncClient() as http,
+    ):
+        with pytest.raises(ProviderUnavailable) as limited:
+            await TelnyxAdapter(url, "KEY", http).search_available("415")
+    assert limited.value.retryable
+
+
+async def test_an_error_page_that_is_not_json_is_still_a_rejection() -> None:
+    async with (
+        serving(stand_in(403, "<html>Forbidden</html>", "text/html")) as url,
+        httpx.AsyncClient() as http,
+    ):
+        with pytest.raises(ProviderRejected) as refused:
+            await TelnyxAdapter(url, "KEY", http).answer("v3:call")
+    assert refused.value.status == 403 and "<html>Forbidden</html>" in str(refused.value)

@@ -1,9 +1,12 @@
 """The outbound webhook client: Standard Webhooks and legacy signatures, target checks."""
 
+import asyncio
 import hashlib
 import hmac
 import ipaddress
 import json
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager, suppress
 from datetime import UTC, datetime
 
 import pytest
@@ -161,6 +164,34 @@ async def test_a_slow_endpoint_times_out(receiver: WebhookReceiver) -> None:
     result = await slow.post(f"{receiver.url}/hook", BODY, {})
     assert result.status_code is None and result.error == "timed out"
     assert 250 <= result.latency_ms < 3000
+
+
+@asynccontextmanager
+async def dripping_endpoint(seconds_per_byte: float) -> AsyncIterator[str]:
+    """An endpoint that answers 200 at once, then sends its long body one byte at a time."""
+
+    async def drip(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        await reader.readuntil(b"\r\n\r\n")
+        writer.write(b"HTTP/1.1 200 OK\r\ncontent-length: 100000\r\n\r\n")
+        with suppress(ConnectionError):
+            while not writer.is_closing():
+                writer.write(b".")
+                await writer.drain()
+                await asyncio.sleep(seconds_per_byte)
+
+    server = await asyncio.start_server(drip, "127.0.0.1", 0)
+    async with server:
+        yield f"http://127.0.0.1:{server.sockets[0].getsockname()[1]}"
+
+
+async def test_a_slow_drip_endpoint_times_out_as_a_whole() -> None:
+    """Each byte comes well within the timeout, but the attempt as a whole may not last longer."""
+    slow = WebhookClient(timeout_seconds=0.5, allow_private_targets=True)
+    async with dripping_endpoint(seconds_per_byte=0.05) as url:
+        result = await asyncio.wait_for(slow.post(f"{url}/hook", BODY, {}), timeout=5)
+    assert result.status_code is None and result.error == "timed out"
+    assert 450 <= result.latency_ms < 2000
+    await slow.aclose()
 
 
 async def test_error_status_and_retry_after_are_reported(receiver: WebhookReceiver) -> None:

@@ -165,3 +165,44 @@ async def test_pending_delivery_records_when_it_tries_next(
     [first, second] = receiver.received
     assert json.loads(first.body) == json.loads(second.body) == PAYLOAD
     assert int(second.headers["webhook-timestamp"]) >= int(first.headers["webhook-timestamp"])
+
+
+async def test_no_database_connection_is_held_while_the_endpoint_answers(
+    local_temporal: WorkflowEnvironment,
+    settings: Settings,
+    database: Database,
+    organization: Organization,
+    receiver: WebhookReceiver,
+) -> None:
+    """Slow endpoints must not hold pooled connections (on PostgreSQL the pool would run out)."""
+    receiver.script(Reply(delay_seconds=1))
+    delivery_id = await new_delivery(database, organization, f"{receiver.url}/status")
+    async with running_worker(local_temporal.client, settings, database):
+        handle = await local_temporal.client.start_workflow(
+            WebhookDeliveryWorkflow.run,
+            WebhookDeliveryInput(delivery_id=delivery_id),
+            id=f"webhook-{delivery_id}",
+            task_queue=settings.temporal_task_queue,
+        )
+        await receiver.wait_for(1)
+        held_during_post = database.engine.pool.checkedout()  # type: ignore[attr-defined]
+        result = await handle.result()
+    assert held_during_post == 0
+    assert (result.status, result.attempts) == ("succeeded", 1)
+    _, [attempt] = await recorded(database, delivery_id)
+    assert attempt.status_code == 200
+
+
+async def test_activity_retries_are_bounded(
+    deliver, database: Database, organization: Organization, receiver: WebhookReceiver
+) -> None:
+    """A worker failing around an attempt retries it a few times, never re-POSTing forever."""
+    delivery_id = await new_delivery(database, organization, f"{receiver.url}/status")
+    _, handle = await deliver(delivery_id)
+    history = await handle.fetch_history()
+    limits = {
+        event.activity_task_scheduled_event_attributes.retry_policy.maximum_attempts
+        for event in history.events
+        if event.event_type == EventType.EVENT_TYPE_ACTIVITY_TASK_SCHEDULED
+    }
+    assert limits == {5}

@@ -4,7 +4,8 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlmodel import select
+from sqlalchemy import update
+from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from trunkline.credentials import generate_api_key, generate_webhook_secret, hash_api_key
@@ -52,15 +53,33 @@ async def update_organization(
         organization.business_verified = verified
     if credits is not None:
         organization.credits_micros = round(credits * MICROS_PER_CREDIT)
-    if add_credits is not None:
-        organization.credits_micros += round(add_credits * MICROS_PER_CREDIT)
     session.add(organization)
     await session.commit()
+    if add_credits is not None:
+        delta = round(add_credits * MICROS_PER_CREDIT)
+        await change_credits(session, organization_id, delta, allow_negative=True)
+    await session.refresh(organization)
     return {
         "organizationId": organization.id,
         "businessVerified": organization.business_verified,
         "credits": organization.credits_micros / MICROS_PER_CREDIT,
     }
+
+
+async def change_credits(
+    session: AsyncSession, organization_id: str, delta: int, *, allow_negative: bool = False
+) -> bool:
+    """Add `delta` micro-credits in one atomic UPDATE, refusing to go below zero unless allowed."""
+    statement = (
+        update(Organization)
+        .where(col(Organization.id) == organization_id)
+        .values(credits_micros=col(Organization.credits_micros) + delta)
+    )
+    if not allow_negative:
+        statement = statement.where(col(Organization.credits_micros) + delta >= 0)
+    applied = (await session.exec(statement)).rowcount == 1  # type: ignore[call-overload]
+    await session.commit()
+    return applied
 
 
 async def issue_api_key(session: AsyncSession, organization_id: str) -> str:

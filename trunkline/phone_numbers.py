@@ -2,15 +2,15 @@
 
 from typing import Any, Literal
 
-from sqlalchemy import update
 from sqlalchemy.exc import IntegrityError
-from sqlmodel import col, select
+from sqlmodel import select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from trunkline.agents import get_agent
 from trunkline.models import Organization, PhoneNumber, utcnow
+from trunkline.organizations import change_credits
 from trunkline.pagination import PageOf, paginate
-from trunkline.providers.errors import ProviderRejected
+from trunkline.providers.errors import ProviderRejected, ProviderUnavailable
 from trunkline.providers.telnyx import TelnyxAdapter
 
 Direction = Literal["inbound", "outbound", "both"]
@@ -46,26 +46,38 @@ async def check_routing(
             "routing_required",
             f"a number with direction {direction} needs agentId or dispatchMetadataTemplate",
         )
+    await _check_agent(session, organization_id, agent_id)
+
+
+async def _check_agent(session: AsyncSession, organization_id: str, agent_id: str | None) -> None:
+    """The agent, when named, exists and is the organization's own."""
     if agent_id and await get_agent(session, organization_id, agent_id) is None:
         raise PhoneNumberError("agent_not_found", f"agent {agent_id} not found")
 
 
+async def _claimed(session: AsyncSession, e164: str) -> bool:
+    """Whether any organization has registered `e164`."""
+    statement = select(PhoneNumber.id).where(PhoneNumber.e164 == e164)
+    return (await session.exec(statement)).first() is not None
+
+
 async def ensure_unclaimed(session: AsyncSession, e164: str) -> None:
     """A number belongs to at most one organization (which one is never revealed)."""
-    statement = select(PhoneNumber.id).where(PhoneNumber.e164 == e164)
-    if (await session.exec(statement)).first():
+    if await _claimed(session, e164):
         raise PhoneNumberError("phone_number_taken", f"{e164} is already registered")
 
 
 async def _insert(session: AsyncSession, number: PhoneNumber) -> PhoneNumber:
+    """Store the number; if a concurrent change broke a rule since the checks, say which one."""
+    e164, organization_id, agent_id = number.e164, number.organization_id, number.agent_id
     session.add(number)
     try:
         await session.commit()
-    except IntegrityError as exc:  # lost a race for the same e164
+    except IntegrityError:
         await session.rollback()
-        raise PhoneNumberError(
-            "phone_number_taken", f"{number.e164} is already registered"
-        ) from exc
+        await ensure_unclaimed(session, e164)  # the number was registered meanwhile
+        await _check_agent(session, organization_id, agent_id)  # or its agent deleted
+        raise
     return number
 
 
@@ -82,19 +94,6 @@ async def import_number(session: AsyncSession, number: PhoneNumber) -> PhoneNumb
     return await _insert(session, number)
 
 
-async def _change_credits(session: AsyncSession, organization_id: str, delta: int) -> bool:
-    """Add `delta` micro-credits atomically, refusing to go below zero; True when applied."""
-    statement = (
-        update(Organization)
-        .where(col(Organization.id) == organization_id)
-        .where(col(Organization.credits_micros) + delta >= 0)
-        .values(credits_micros=col(Organization.credits_micros) + delta)
-    )
-    applied = (await session.exec(statement)).rowcount == 1  # type: ignore[call-overload]
-    await session.commit()
-    return applied
-
-
 async def buy_number(
     session: AsyncSession,
     organization: Organization,
@@ -104,6 +103,7 @@ async def buy_number(
     connection_id: str,
 ) -> PhoneNumber:
     """Charge the price, order through Telnyx, store; refund (and release) if any step fails."""
+    organization_id = organization.id  # a rollback below expires `organization`
     if not organization.business_verified:
         raise PhoneNumberError(
             "business_verification_required",
@@ -111,31 +111,53 @@ async def buy_number(
         )
     await check_routing(
         session,
-        organization.id,
+        organization_id,
         number.direction,
         number.agent_id,
         number.dispatch_metadata_template,
     )
     await ensure_unclaimed(session, number.e164)
-    if not await _change_credits(session, organization.id, -price_micros):
+    if not await change_credits(session, organization_id, -price_micros):
         raise PhoneNumberError(
             "insufficient_credits", f"a number costs {price_micros / 1e6:g} credits"
         )
     try:
-        order = await telnyx.order_number(number.e164, connection_id)
+        return await _order_and_store(session, number, telnyx, connection_id)
     except Exception:
-        await _change_credits(session, organization.id, price_micros)
+        await change_credits(session, organization_id, price_micros)
+        raise
+
+
+async def _order_and_store(
+    session: AsyncSession, number: PhoneNumber, telnyx: TelnyxAdapter, connection_id: str
+) -> PhoneNumber:
+    """Order the number and store it; whatever Telnyx sold us but we cannot keep goes back."""
+    e164 = number.e164
+    try:
+        order = await telnyx.order_number(e164, connection_id)
+    except ProviderUnavailable:  # the order may have gone through although no answer came
+        if not await _claimed(session, e164):  # one someone stored is not ours to release
+            await _release_at_telnyx(telnyx, e164)
         raise
     number.source = "managed"
     number.provider_order_id = order.order_id
-    number.provider_number_id = order.phone_number_id
     try:
         return await _insert(session, number)
-    except PhoneNumberError:
-        await _change_credits(session, organization.id, price_micros)
-        if order.phone_number_id:
-            await telnyx.release_number(order.phone_number_id)
+    except Exception:
+        await _release_at_telnyx(telnyx, e164)
         raise
+
+
+async def _release_at_telnyx(telnyx: TelnyxAdapter, e164: str) -> None:
+    """Release the number if it is on our Telnyx account; not being there is fine."""
+    phone_number_id = await telnyx.find_number(e164)
+    if phone_number_id is None:
+        return
+    try:
+        await telnyx.release_number(phone_number_id)
+    except ProviderRejected as exc:
+        if exc.status != 404:
+            raise
 
 
 async def get_number(
@@ -190,11 +212,7 @@ async def update_number(
 
 async def release_number(session: AsyncSession, number: PhoneNumber, telnyx: TelnyxAdapter) -> None:
     """Release a managed number at Telnyx (already gone there is fine), then forget it."""
-    if number.source == "managed" and number.provider_number_id:
-        try:
-            await telnyx.release_number(number.provider_number_id)
-        except ProviderRejected as exc:
-            if exc.status != 404:
-                raise
+    if number.source == "managed":
+        await _release_at_telnyx(telnyx, number.e164)
     await session.delete(number)
     await session.commit()

@@ -34,9 +34,12 @@ RETRY_DELAYS = [
 MAX_RETRY_AFTER = timedelta(hours=24)
 GONE = 410
 
-# An attempt posts once per try; these retries cover only the worker or database failing around it.
+# An attempt posts once per try; these retries cover only the worker or database failing around it,
+# and are bounded so an attempt that keeps failing that way cannot re-POST forever.
 _ACTIVITY_RETRY = RetryPolicy(
-    initial_interval=timedelta(seconds=1), maximum_interval=timedelta(minutes=1)
+    initial_interval=timedelta(seconds=1),
+    maximum_interval=timedelta(minutes=1),
+    maximum_attempts=5,
 )
 
 

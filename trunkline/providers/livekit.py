@@ -135,7 +135,7 @@ class LiveKitAdapter:
             self._client = None
 
     async def _call(self, what: str, request: Any, *, dialling: bool = False) -> Any:
-        """Await an SDK call, raising our errors; when `dialling`, a bare timeout is no-answer."""
+        """Await an SDK call as our errors; a dial that timed out (may still ring) is no-answer."""
         try:
             return await request
         except api.ServerError as error:
@@ -143,7 +143,15 @@ class LiveKitAdapter:
             if dialling and error.code in _NO_ANSWER_CODES and no_sip_code:
                 raise _call_failed(error, what) from error
             raise _translate(error, what) from error
-        except (aiohttp.ClientError, TimeoutError) as error:
+        except TimeoutError as error:
+            if dialling:
+                raise CallFailed(
+                    f"{what}: no answer before our client gave up",
+                    provider=PROVIDER,
+                    cause="no-answer",
+                ) from error
+            raise _translate(error, what) from error
+        except aiohttp.ClientError as error:
             raise _translate(error, what) from error
 
     async def create_room(

@@ -16,6 +16,7 @@ PROVIDER = "telnyx"
 SIGNATURE_TOLERANCE_SECONDS = 300
 CALL_ENDED_CODES = {"90018", "90015"}
 """Telnyx error codes for a call-control command on a call that has already ended."""
+TOO_MANY_REQUESTS = 429
 
 
 class AvailableNumber(BaseModel):
@@ -29,7 +30,6 @@ class AvailableNumber(BaseModel):
 class NumberOrder(BaseModel):
     order_id: str
     status: str
-    phone_number_id: str | None
 
 
 class CallAlreadyEnded(ProviderRejected):
@@ -63,6 +63,15 @@ def verify_webhook(
         raise InvalidTelnyxSignature("timestamp outside the 300 s tolerance")
 
 
+def _json_object(response: httpx.Response) -> dict[str, Any]:
+    """The response body as a JSON object; empty when it is not one (a proxy's HTML page, say)."""
+    try:
+        body = response.json()
+    except ValueError:
+        return {}
+    return body if isinstance(body, dict) else {}
+
+
 def _region(number: dict[str, Any], region_type: str) -> str | None:
     for region in number.get("region_information") or []:
         if region.get("region_type") == region_type:
@@ -83,16 +92,16 @@ class TelnyxAdapter:
         self._headers = {"Authorization": f"Bearer {api_key}"}
         self._http = http
 
-    async def _request(self, method: str, path: str, what: str, **kwargs: Any) -> dict[str, Any]:
+    async def _request(self, method: str, path: str, what: str, **kwargs: Any) -> Any:
         try:
             response = await self._http.request(
                 method, f"{self._base_url}{path}", headers=self._headers, **kwargs
             )
         except httpx.HTTPError as exc:
             raise ProviderUnavailable(f"{what}: {exc!r}", provider=PROVIDER) from exc
-        if response.status_code >= 500:
+        if response.status_code >= 500 or response.status_code == TOO_MANY_REQUESTS:
             raise ProviderUnavailable(f"{what}: HTTP {response.status_code}", provider=PROVIDER)
-        body = response.json() if response.content else {}
+        body = _json_object(response)
         if response.status_code >= 400:
             errors = body.get("errors") or [{}]
             code = str(errors[0].get("code", response.status_code))
@@ -122,19 +131,23 @@ class TelnyxAdapter:
                 monthly_cost=_cost(number, "monthly_cost"),
                 upfront_cost=_cost(number, "upfront_cost"),
             )
-            for number in data  # type: ignore[union-attr]
+            for number in data
         ]
 
     async def order_number(self, e164: str, connection_id: str) -> NumberOrder:
         """Order one number onto our call-control connection."""
         body = {"phone_numbers": [{"phone_number": e164}], "connection_id": connection_id}
         data = await self._request("POST", "/number_orders", f"order {e164}", json=body)
-        numbers = data.get("phone_numbers") or [{}]
-        return NumberOrder(
-            order_id=data["id"], status=data.get("status", ""), phone_number_id=numbers[0].get("id")
-        )
+        return NumberOrder(order_id=data["id"], status=data.get("status", ""))
+
+    async def find_number(self, e164: str) -> str | None:
+        """The id of the number on our account (what `release_number` takes), or None."""
+        params = {"filter[phone_number]": e164}
+        data = await self._request("GET", "/phone_numbers", f"find {e164}", params=params)
+        return next((n["id"] for n in data or [] if n.get("phone_number") == e164), None)
 
     async def release_number(self, phone_number_id: str) -> None:
+        """Give a number on our account (by its phone-number id) back to Telnyx."""
         await self._request(
             "DELETE", f"/phone_numbers/{phone_number_id}", f"release {phone_number_id}"
         )

@@ -1,9 +1,11 @@
 """The one HTTP client every customer webhook goes through.
 
 It resolves the target once, refuses internal addresses (unless the deployment allows them),
-connects to exactly the address it checked, never follows redirects and enforces a timeout.
+connects to exactly the address it checked, never follows redirects and bounds the whole attempt
+(lookup, connect, upload and download) by one timeout, so a slow-drip endpoint cannot hold it.
 """
 
+import asyncio
 import ipaddress
 import time
 from dataclasses import dataclass
@@ -74,6 +76,7 @@ class WebhookClient:
         allow_private_targets: bool,
         resolve: Resolver = system_resolver,
     ) -> None:
+        self._timeout = timeout_seconds
         self._allow_private = allow_private_targets
         self._resolve = resolve
         self._http = httpx.AsyncClient(
@@ -86,10 +89,11 @@ class WebhookClient:
         """POST `body` to `url`; every outcome, including refusals, comes back as a result."""
         started = time.monotonic()
         try:
-            response, excerpt = await self._send(url, body, headers, timeout_seconds)
+            async with asyncio.timeout(timeout_seconds or self._timeout):
+                response, excerpt = await self._send(url, body, headers, timeout_seconds)
         except (BlockedTargetError, ValueError) as exc:
             return WebhookResult(None, _elapsed_ms(started), f"blocked target: {exc}")
-        except httpx.TimeoutException:
+        except (httpx.TimeoutException, TimeoutError):
             return WebhookResult(None, _elapsed_ms(started), "timed out")
         except httpx.HTTPError as exc:
             return WebhookResult(None, _elapsed_ms(started), f"{type(exc).__name__}: {exc}")
