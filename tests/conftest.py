@@ -94,7 +94,7 @@ def settings(  # type: ignore[no-untyped-def]
         agent_token_secret="test-agent-token-secret",
         temporal_address=local_temporal.client.service_client.config.target_host,
         call_watchdog_seconds=5,
-        pre_call_timeout_seconds=2,
+        pre_call_timeout_seconds=5,
     )
 
 

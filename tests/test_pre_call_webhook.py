@@ -114,7 +114,7 @@ async def test_nested_overrides(
 @pytest.mark.parametrize(
     ("reply", "outcome"),
     [
-        (json_reply({}, delay_seconds=4), "pre_call.timeout"),
+        (json_reply({}, delay_seconds=7), "pre_call.timeout"),
         (json_reply({"error": "boom"}, status=500), "pre_call.error"),
         (Reply(200, {"content-type": "text/html"}, "<html>"), "pre_call.bad_response"),
         (json_reply(["not", "an", "object"]), "pre_call.bad_response"),
