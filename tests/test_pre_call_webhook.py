@@ -103,7 +103,8 @@ async def test_payload_and_top_level_overrides(
 async def test_nested_overrides(
     tenant: Tenant, simulator: Simulator, receiver: WebhookReceiver, wrapper: str
 ) -> None:
-    receiver.script(json_reply({wrapper: {"voice": {"voiceId": "v2"}, "llm": {"temperature": 9}}}))
+    overrides = {wrapper: {"voice": {"voiceId": "v2"}, "llm": {"temperature": 9}}}
+    receiver.script(json_reply(overrides), path="/pre-call")
     call, _ = await run_call(tenant, simulator, receiver)
     assert call["pipelineConfig"]["voice"] == {"voiceId": "v2"}
     assert call["configSources"]["voice"] == "pre_call" and "llm" not in call["pipelineConfig"]
