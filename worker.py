@@ -14,7 +14,10 @@ import httpx
 from temporalio.client import Client
 from temporalio.worker import Worker
 
+from activities.callbacks import CallbackActivities
 from activities.calls import CallActivities
+from activities.reports import ReportActivities
+from activities.transfers import TransferActivities
 from activities.webhooks import WebhookActivities
 from trunkline.db import Database
 from trunkline.providers.livekit import LiveKitAdapter
@@ -23,10 +26,20 @@ from trunkline.settings import Settings, get_settings
 from trunkline.temporal import connect, ensure_search_attributes
 from trunkline.webhooks.client import WebhookClient
 from workflows.call import CallWorkflow
+from workflows.callback import CallbackWorkflow
 from workflows.reject_inbound import RejectInboundCallWorkflow
+from workflows.report import PostCallReportWorkflow
+from workflows.warm_transfer import WarmTransferWorkflow
 from workflows.webhook_delivery import WebhookDeliveryWorkflow
 
-WORKFLOWS = [CallWorkflow, RejectInboundCallWorkflow, WebhookDeliveryWorkflow]
+WORKFLOWS = [
+    CallWorkflow,
+    CallbackWorkflow,
+    PostCallReportWorkflow,
+    RejectInboundCallWorkflow,
+    WarmTransferWorkflow,
+    WebhookDeliveryWorkflow,
+]
 
 
 @asynccontextmanager
@@ -48,6 +61,9 @@ async def running_worker(
         telnyx = TelnyxAdapter(settings.telnyx_api_base_url, settings.telnyx_api_key, http)
         deliveries = WebhookActivities(database, webhooks)
         calls = CallActivities(database, settings, livekit, telnyx, webhooks, client)
+        transfers = TransferActivities(database, settings, livekit)
+        reports = ReportActivities(database, settings, livekit, http, client)
+        callbacks = CallbackActivities(database, client)
         worker = Worker(
             client,
             task_queue=settings.temporal_task_queue,
@@ -64,6 +80,22 @@ async def running_worker(
                 calls.hang_up,
                 calls.reject,
                 calls.record_event,
+                calls.start_recording,
+                calls.start_report,
+                reports.analyze,
+                reports.charge,
+                reports.schedule_callback,
+                reports.send_webhook,
+                callbacks.plan,
+                callbacks.place,
+                transfers.create,
+                transfers.set_state,
+                transfers.blind,
+                transfers.open_consultation,
+                transfers.dial_consultation,
+                transfers.end_consultation,
+                transfers.bridge,
+                transfers.notify_agent,
             ],
             graceful_shutdown_timeout=timedelta(seconds=10),
         )

@@ -11,6 +11,7 @@ from temporalio import activity
 from temporalio.client import Client
 from temporalio.exceptions import ApplicationError
 
+from activities.common import dial_failed, load_call
 from trunkline.call_config import (
     ResolvedConfig,
     apply_layer,
@@ -18,8 +19,8 @@ from trunkline.call_config import (
     resolve,
     split_template,
 )
-from trunkline.call_signals import SESSION_HEADER
-from trunkline.call_webhooks import pre_call_payload, status_payload
+from trunkline.call_signals import SESSION_HEADER, phone_participant
+from trunkline.call_webhooks import pre_call_payload, status_payload, transfer_webhook_fields
 from trunkline.calls import agent_token
 from trunkline.db import Database
 from trunkline.deliveries import new_delivery
@@ -52,7 +53,9 @@ from trunkline.workflow_io import (
     PreCallOutcome,
     ProbeResult,
     RejectInput,
+    ReportRequest,
 )
+from trunkline.workflow_starts import start_report
 from workflows.webhook_delivery import start_delivery
 
 DEFAULT_RINGING_TIMEOUT_SECONDS = 30.0
@@ -78,11 +81,7 @@ class CallActivities:
         self._webhooks = webhooks
 
     async def _call(self, session_id: str) -> Call:
-        async with self._database.session() as session:
-            call = await session.get(Call, session_id)
-        if call is None:
-            raise ApplicationError(f"no call {session_id}", non_retryable=True)
-        return call
+        return await load_call(self._database, session_id)
 
     # --- configuration ---------------------------------------------------------------------
 
@@ -259,25 +258,12 @@ class CallActivities:
                 )
             )
         except CallFailed as failure:
-            raise ApplicationError(
-                str(failure),
-                failure.cause,
-                failure.sip_status_code,
-                failure.sip_status,
-                type="CallFailed",
-                non_retryable=True,
-            ) from failure
+            raise dial_failed(failure) from failure
         return DialOutcome(answered=True)
 
     async def _phone_in_room(self, call: Call) -> str | None:
-        """The phone participant's SIP call status, or None when it is not in the room."""
-        try:
-            participants = await self._livekit.list_participants(call.room_name)
-        except ProviderRejected as exc:
-            if exc.code == "not_found":
-                return None
-            raise
-        phone = next((p for p in participants if p.kind == "SIP"), None)
+        """The caller's (callee's) SIP call status, or None when it is not in the room."""
+        phone = phone_participant(await self._livekit.sip_participants(call.room_name))
         return (phone.sip_call_status or "unknown") if phone else None
 
     @activity.defn(name="bridge_inbound_call")
@@ -319,6 +305,28 @@ class CallActivities:
             if exc.code != "not_found":
                 raise
 
+    @activity.defn(name="start_call_recording")
+    async def start_recording(self, request: CallInput) -> None:
+        """Record the answered call's room (audio), once, when recording is on."""
+        call = await self._call(request.session_id)
+        if not self._settings.call_recording_enabled or call.recording_egress_id:
+            return
+        recording = await self._livekit.active_recording(call.room_name)
+        if recording is None:  # not started by an earlier try of this activity
+            recording = await self._livekit.start_recording(call.room_name, f"{call.id}.ogg")
+        async with self._database.session() as session:
+            stored = await session.get_one(Call, call.id)
+            stored.recording_egress_id = recording.egress_id
+            session.add(stored)
+            await session.commit()
+
+    @activity.defn(name="start_post_call_report")
+    async def start_report(self, request: CallInput) -> None:
+        """Start the ended call's `PostCallReportWorkflow`."""
+        await start_report(
+            self._temporal, activity.info().task_queue, ReportRequest(session_id=request.session_id)
+        )
+
     @activity.defn(name="reject_inbound_call")
     async def reject(self, request: RejectInput) -> None:
         """Refuse a carrier leg we will not take; a caller who already left is fine."""
@@ -351,7 +359,7 @@ class CallActivities:
         """Store a new event; returns the deliveries it queued."""
         call = await session.get_one(Call, record.session_id)
         _advance(call, record)
-        payload = {}
+        payload = record.facts
         if record.provider_event_id:
             provider_event = await session.get(ProviderEvent, record.provider_event_id)
             payload = provider_event.payload if provider_event else {}
@@ -392,6 +400,8 @@ class CallActivities:
         payload = status_payload(
             call, record.type, provider, record.sip_status_code, record.sip_status
         )
+        if record.source == "transfer":
+            payload["transfer"] = transfer_webhook_fields(record.facts)
         delivery = new_delivery(
             call.organization_id,
             target,

@@ -12,10 +12,13 @@ from api.errors import install_error_handlers, require_json_bodies
 from api.routes import (
     agent_calls,
     agents,
+    callbacks,
     calls,
     organization,
     phone_numbers,
     provider_webhooks,
+    reports,
+    transfers,
 )
 from trunkline.db import Database
 from trunkline.providers.telnyx import TelnyxAdapter
@@ -61,6 +64,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(agents.router)
     app.include_router(phone_numbers.router)
     app.include_router(calls.router)
+    app.include_router(transfers.router)
+    app.include_router(reports.router)
+    app.include_router(callbacks.router)
     app.include_router(agent_calls.router)
     app.include_router(provider_webhooks.router)
 

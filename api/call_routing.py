@@ -6,29 +6,21 @@ from temporalio.client import Client
 from temporalio.common import WorkflowIDConflictPolicy
 from temporalio.service import RPCError, RPCStatusCode
 
-from trunkline.call_signals import call_for_event, signal_for, telnyx_payload
+from trunkline.call_signals import (
+    call_for_event,
+    consultation_room,
+    signal_for,
+    telnyx_payload,
+    transfer_of_room,
+)
+from trunkline.callbacks import cancel_for_caller
 from trunkline.calls import create_inbound_call
-from trunkline.models import Call, CallEvent, PhoneNumber, ProviderEvent, utcnow
+from trunkline.models import CallEvent, PhoneNumber, ProviderEvent, utcnow
 from trunkline.phone_numbers import allows_inbound
-from trunkline.workflow_io import CallInput, ProviderSignal, RejectInput
+from trunkline.workflow_io import ProviderSignal, RejectInput
+from trunkline.workflow_starts import start_call, wake_cancelled_callback
 from workflows.call import CallWorkflow
 from workflows.reject_inbound import RejectInboundCallWorkflow
-
-
-async def start_call(
-    client: Client, task_queue: str, call: Call, first_signal: ProviderSignal | None = None
-) -> None:
-    """Start the call's workflow unless it runs already (never two workflows for one call)."""
-    await client.start_workflow(
-        CallWorkflow.run,
-        CallInput(session_id=call.id),
-        id=f"call-{call.id}",
-        task_queue=task_queue,
-        id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
-        static_summary=f"{call.direction} call {call.from_number} → {call.to_number}",
-        start_signal="provider_event" if first_signal else None,
-        start_signal_args=[first_signal] if first_signal else [],
-    )
 
 
 class CallRouter:
@@ -41,25 +33,38 @@ class CallRouter:
         if event.dispatched_at is not None:
             return
         payload = telnyx_payload(event) if event.provider == "telnyx" else {}
+        room = consultation_room(event)
         if event.event_type == "call.initiated" and payload.get("direction") == "incoming":
             await self._route_inbound(session, event, payload)
+        elif room:
+            signal = signal_for(event)
+            signal.consultation_room = room
+            await self._signal(f"transfer-{transfer_of_room(room)}", signal)
         else:
             call = await call_for_event(session, event)
             if call is None:
                 event.disposition = "no call"
             else:
-                await self._signal(call.id, signal_for(event))
+                await self._signal(f"call-{call.id}", signal_for(event))
         event.dispatched_at = utcnow()
         session.add(event)
         await session.commit()
 
-    async def _signal(self, session_id: str, signal: ProviderSignal) -> None:
-        handle = self._client.get_workflow_handle(f"call-{session_id}")
+    async def _signal(self, workflow_id: str, signal: ProviderSignal) -> None:
+        """Signal the call (or warm transfer) workflow; both take `provider_event`."""
+        handle = self._client.get_workflow_handle(workflow_id)
         try:
             await handle.signal(CallWorkflow.provider_event, signal)
         except RPCError as exc:
             if exc.status != RPCStatusCode.NOT_FOUND:  # a late event after the call finished
                 raise
+
+    async def _cancel_callbacks_to(
+        self, session: AsyncSession, organization_id: str, caller: str
+    ) -> None:
+        """The caller rang us: the callbacks we had scheduled to them are moot."""
+        for callback_id in await cancel_for_caller(session, organization_id, caller):
+            await wake_cancelled_callback(self._client, callback_id)
 
     async def _route_inbound(
         self, session: AsyncSession, event: ProviderEvent, payload: dict
@@ -70,6 +75,7 @@ class CallRouter:
         if number and allows_inbound(number.direction):
             call = await create_inbound_call(session, number, payload)
             await start_call(self._client, self._task_queue, call, signal_for(event))
+            await self._cancel_callbacks_to(session, number.organization_id, call.from_number)
             return
         reason = "number does not take inbound calls" if number else "unknown number"
         if number:

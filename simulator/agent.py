@@ -2,7 +2,9 @@
 
 It greets with the call's `firstMessage`, hears what the far end says (the simulator knows the
 far end's script), answers each line, and reports its answering-machine verdict, so a demo call
-ends up with a transcript and the events a real agent would cause.
+ends up with a transcript and the events a real agent would cause. It follows what transfers tell
+it (hold, take a message), and, dispatched to screen a warm transfer, reports what the
+recipient decides.
 """
 
 import asyncio
@@ -21,6 +23,15 @@ logger = logging.getLogger(__name__)
 
 REPLIES = ("Thanks, I've noted that.", "I understand.", "Got it, anything else?")
 JOIN_WAIT_SECONDS = 60
+SCREENING_SECONDS = 0.3
+"""How long the simulated screening conversation takes before the recipient decides."""
+REPORT_RETRY_SECONDS = 5
+NOTICE_REPLIES = {
+    "transfer.hold": "Please hold while I connect you.",
+    "transfer.returned": "I'm sorry, I couldn't connect you. I'm still here to help.",
+    "transfer.failed": "I'm sorry, I couldn't connect you. I'm still here to help.",
+    "transfer.take_message": "Nobody is available right now. May I take a message?",
+}
 
 
 class SimulatedAgent:
@@ -39,11 +50,16 @@ class SimulatedAgent:
             trust_env=False,
         )
         self._entries = 0
+        self._notices_seen = 0
+        self._metadata = metadata
+        self._identity = f"agent-{dispatch_id}"
 
     async def run(self) -> None:
         try:
             leg = await self._phone_leg()
-            if leg is not None:
+            if leg is not None and self._metadata.get("role") == "screening":
+                await self._screen(leg)
+            elif leg is not None:
                 await self._converse(leg)
         except httpx.HTTPError as exc:
             logger.warning("simulated agent in %s stopped: %r", self._room, exc)
@@ -62,7 +78,9 @@ class SimulatedAgent:
         return None
 
     def _connected(self, leg: Leg) -> bool:
-        return leg.state != "ended" and self._room in self._world.rooms
+        """The leg is up and this agent is still in the room (a transfer may take it out)."""
+        room = self._world.rooms.get(self._room)
+        return leg.state != "ended" and room is not None and self._identity in room.participants
 
     async def _converse(self, leg: Leg) -> None:
         if self._first_message:
@@ -78,6 +96,52 @@ class SimulatedAgent:
                 if not machine:
                     await self._say("agent", REPLIES[heard % len(REPLIES)])
                 heard += 1
+            await self._follow_notices(leg)
+            await asyncio.sleep(0.1)
+
+    async def _follow_notices(self, leg: Leg) -> None:
+        """Act on what Trunkline sent the room: announce holds, take a message when asked."""
+        notices = [m for m in self._world.data_messages if m["room"] == self._room]
+        for notice in notices[self._notices_seen :]:
+            kind = (notice["data"] or {}).get("type")
+            if kind in NOTICE_REPLIES:
+                await self._say("agent", NOTICE_REPLIES[kind])
+            if kind == "transfer.take_message":
+                await self._http.post(
+                    "/messages",
+                    json={
+                        "message": "Please call me back about my account.",
+                        "callbackNumber": leg.from_number
+                        if leg.direction == "incoming"
+                        else leg.to_number,
+                        "transferId": notice["data"].get("transferId"),
+                    },
+                )
+        self._notices_seen = len(notices)
+
+    async def _screen(self, leg: Leg) -> None:
+        """Screen a warm transfer's recipient: voicemail, or what the person decides."""
+        transfer = f"/transfers/{self._metadata['transferId']}"
+        machine = leg.far_end is not None and leg.far_end.behaviour == "voicemail"
+        verdict = "machine" if machine else "human"
+        await self._report(f"{transfer}/voicemail", {"verdict": verdict})
+        if machine:
+            return
+        await asyncio.sleep(SCREENING_SECONDS)
+        if not self._connected(leg):
+            return
+        if leg.far_end is not None and leg.far_end.transfer_decision == "decline":
+            await self._report(f"{transfer}/decline", {"reason": "busy with a customer"})
+        else:
+            await self._report(f"{transfer}/complete", None)
+
+    async def _report(self, path: str, body: dict[str, Any] | None) -> None:
+        """Post a screening report, again while Trunkline is not yet screening (a 409)."""
+        deadline = time.monotonic() + REPORT_RETRY_SECONDS
+        while True:
+            response = await self._http.post(path, json=body)
+            if response.status_code != 409 or time.monotonic() > deadline:
+                return
             await asyncio.sleep(0.1)
 
     async def _say(self, role: str, text: str) -> None:

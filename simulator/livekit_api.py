@@ -48,6 +48,11 @@ def _methods(world: World) -> dict[tuple[str, str], tuple[type[Message], Handler
             world.remove_participant,
         ),
         ("RoomService", "MoveParticipant"): (room.MoveParticipantRequest, world.move_participant),
+        ("RoomService", "SendData"): (room.SendDataRequest, world.send_data),
+        ("AgentDispatchService", "ListDispatch"): (
+            agent_dispatch.ListAgentDispatchRequest,
+            world.list_dispatches,
+        ),
         ("AgentDispatchService", "CreateDispatch"): (
             agent_dispatch.CreateAgentDispatchRequest,
             world.create_dispatch,
@@ -65,6 +70,7 @@ def _methods(world: World) -> dict[tuple[str, str], tuple[type[Message], Handler
             world.start_recording,
         ),
         ("Egress", "StopEgress"): (egress.StopEgressRequest, world.stop_recording),
+        ("Egress", "ListEgress"): (egress.ListEgressRequest, world.list_recordings),
     }
 
 

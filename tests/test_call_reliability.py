@@ -13,6 +13,7 @@ from simulator.provider_webhooks import Misbehaviour
 from tests.calls_support import call_when, events, place_call, script, set_up_line
 from tests.conftest import Tenant
 from tests.receiver import WebhookReceiver
+from tests.waiting import eventually
 from trunkline.settings import Settings
 
 
@@ -89,3 +90,57 @@ async def test_a_worker_killed_mid_call_and_restarted_finishes_the_call(
     assert call["endedReason"] in ("callee_hung_up", "remote_hung_up")  # carrier or LiveKit first
     dials = [r for r in simulator.requests["livekit"] if r["method"] == "CreateSIPParticipant"]
     assert len(dials) == 1
+
+
+async def test_a_worker_killed_mid_transfer_and_restarted_finishes_the_transfer(
+    tenant: Tenant,
+    simulator: Simulator,
+    receiver: WebhookReceiver,
+    settings: Settings,
+) -> None:
+    line = await set_up_line(tenant, receiver)
+    script(simulator, answer_after_seconds=0, hangup_after_seconds=None)
+    script(simulator, "+12015557001", answer_after_seconds=3, hangup_after_seconds=None)
+    first = start_worker_process(settings)
+    second = None
+    try:
+        session = await place_call(line)
+        call_id = session["sessionId"]
+        await call_when(tenant, call_id, "in-progress", within=30)
+        started = await tenant.http.post(
+            f"/v1/calls/{call_id}/transfers/warm",
+            json={"destinations": [{"to": "+12015557001"}]},
+        )
+        transfer_id = started.json()["id"]
+        await eventually(lambda: _consultation_ringing(simulator), 20)
+        first.send_signal(signal.SIGKILL)  # while the consultation leg rings
+        first.wait(timeout=10)
+        second = start_worker_process(settings)
+        path = f"/v1/calls/{call_id}/transfers/{transfer_id}"
+
+        async def screening() -> bool:
+            return (await tenant.http.get(path)).json()["state"] == "screening"
+
+        await eventually(screening, 60)
+        completed = await tenant.http.post(f"{path}/complete")
+        assert completed.status_code == 200, completed.text
+        assert completed.json()["state"] == "completed"
+        await tenant.http.post(f"/v1/calls/{call_id}/hangup")
+        call = await call_when(tenant, call_id, "ended", within=30)
+    finally:
+        for process in (first, second):
+            if process and process.poll() is None:
+                process.send_signal(signal.SIGTERM)
+                process.wait(timeout=30)
+    assert call["endedReason"] == "api"
+    dials = [r for r in simulator.requests["livekit"] if r["method"] == "CreateSIPParticipant"]
+    assert [d["request"]["sipCallTo"] for d in dials] == ["+12015551234", "+12015557001"]
+    attempts = completed.json()["attempts"]
+    assert [(a["to"], a["outcome"]) for a in attempts] == [("+12015557001", "accepted")]
+
+
+async def _consultation_ringing(simulator: Simulator) -> bool:
+    return any(
+        leg.to_number == "+12015557001" and leg.state == "ringing"
+        for leg in simulator.world.legs.values()
+    )

@@ -1,4 +1,4 @@
-"""Replay: recorded CallWorkflow histories must replay on the current code without divergence.
+"""Replay: recorded workflow histories must replay on the current code without divergence.
 
 Histories in tests/histories/ were recorded from real runs; re-record them (after a change made
 with `workflow.patched`) with TRUNKLINE_RECORD_HISTORIES=1.
@@ -18,6 +18,7 @@ from simulator.app import Simulator
 from tests.calls_support import call_when, place_call, script, set_up_line
 from tests.conftest import Tenant
 from tests.receiver import WebhookReceiver
+from tests.waiting import eventually
 from worker import WORKFLOWS
 
 HISTORIES = Path(__file__).parent / "histories"
@@ -33,7 +34,13 @@ async def test_recorded_histories_replay(name: str) -> None:
 
 
 def test_histories_are_recorded() -> None:
-    assert {"call-outbound-answered", "call-outbound-busy"} <= set(RECORDED)
+    assert {
+        "call-outbound-answered",
+        "call-outbound-busy",
+        "call-outbound-recorded-reported",
+        "call-transfers",
+        "transfer-busy-then-accepted",
+    } <= set(RECORDED)
 
 
 @pytest.mark.usefixtures("worker")
@@ -42,6 +49,9 @@ def test_histories_are_recorded() -> None:
     [
         ("outbound-answered", {"answer_after_seconds": 0.1, "hangup_after_seconds": 0.3}),
         ("outbound-busy", {"behaviour": "busy", "answer_after_seconds": 0.1}),
+        # recorded since calls are recorded and reported (the record-calls and
+        # post-call-report patches); the two above come from before them
+        ("outbound-recorded-reported", {"answer_after_seconds": 0, "hangup_after_seconds": 1.5}),
     ],
 )
 async def test_fresh_histories_replay(
@@ -57,11 +67,54 @@ async def test_fresh_histories_replay(
     script(simulator, **far_end)
     session = await place_call(line)
     await call_when(tenant, session["sessionId"], "ended", "failed")
-    handle = local_temporal.client.get_workflow_handle(f"call-{session['sessionId']}")
+    await replay_and_record(
+        local_temporal, f"call-{session['sessionId']}", f"call-{name}", database_url
+    )
+
+
+async def replay_and_record(
+    temporal: WorkflowEnvironment, workflow_id: str, name: str, database_url: str
+) -> None:
+    """Replay a finished workflow's history; keep it in tests/histories when asked to."""
+    handle = temporal.client.get_workflow_handle(workflow_id)
     await handle.result()
     history = await handle.fetch_history()
     await REPLAYER.replay_workflow(history)
     if os.environ.get("TRUNKLINE_RECORD_HISTORIES") and database_url.startswith("sqlite"):
         HISTORIES.mkdir(exist_ok=True)
         recorded = {"workflowId": history.workflow_id, "history": json.loads(history.to_json())}
-        (HISTORIES / f"call-{name}.json").write_text(json.dumps(recorded, indent=1))
+        (HISTORIES / f"{name}.json").write_text(json.dumps(recorded, indent=1))
+
+
+@pytest.mark.usefixtures("worker")
+async def test_fresh_transfer_histories_replay(
+    tenant: Tenant,
+    simulator: Simulator,
+    receiver: WebhookReceiver,
+    local_temporal: WorkflowEnvironment,
+    database_url: str,
+) -> None:
+    """A failed blind transfer, then a warm one: busy first, the second accepts."""
+    line = await set_up_line(tenant, receiver)
+    script(simulator, answer_after_seconds=0, hangup_after_seconds=None)
+    script(simulator, "+12015557001", behaviour="busy")
+    script(simulator, "+12015557002", answer_after_seconds=0, hangup_after_seconds=None)
+    call_id = (await place_call(line))["sessionId"]
+    await call_when(tenant, call_id, "in-progress")
+    path = f"/v1/calls/{call_id}/transfers"
+    blind = await tenant.http.post(f"{path}/blind", json={"to": "+12015557001"})
+    assert blind.json()["state"] == "failed"
+    destinations = [{"to": "+12015557001"}, {"to": "+12015557002"}]
+    warm = (await tenant.http.post(f"{path}/warm", json={"destinations": destinations})).json()
+
+    async def screening_the_second() -> bool:
+        body = (await tenant.http.get(f"{path}/{warm['id']}")).json()
+        return body["state"] == "screening" and len(body["attempts"]) == 2
+
+    await eventually(screening_the_second, 20)
+    assert (await tenant.http.post(f"{path}/{warm['id']}/complete")).status_code == 200
+    await tenant.http.post(f"/v1/calls/{call_id}/hangup")
+    await replay_and_record(local_temporal, f"call-{call_id}", "call-transfers", database_url)
+    await replay_and_record(
+        local_temporal, f"transfer-{warm['id']}", "transfer-busy-then-accepted", database_url
+    )

@@ -38,6 +38,8 @@ async def test_org_create_json_gives_a_working_key(settings: Settings, api: Runn
         "name": "Acme",
         "businessVerified": True,
         "credits": 25.0,
+        "timezone": "UTC",
+        "callingWindow": {"start": "09:00", "end": "20:00"},
         "createdAt": organization["createdAt"],
     }
 

@@ -60,6 +60,8 @@ async def test_room_dispatch_and_participants(
     [agent] = await livekit.list_participants("call-1")
     assert agent.kind == "AGENT" and agent.identity == f"agent-{dispatch_id}"
     assert simulator.world.dispatches[dispatch_id].metadata == '{"token": "t"}'
+    again = await livekit.dispatch_agent("call-1", "trunkline-agent", {"token": "t"})
+    assert again == dispatch_id and len(simulator.world.dispatches) == 1  # a retry is a no-op
     await simulator.webhooks.drain()
     assert [w.event_type for w in simulator.webhooks.sent] == ["room_started", "participant_joined"]
 

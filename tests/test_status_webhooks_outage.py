@@ -1,4 +1,5 @@
-"""A status webhook receiver down for two days still gets every call.status, exactly once each.
+"""Receivers down for days still get every webhook, exactly once each: `call.status` after two
+days down, `call.report` after three.
 
 Runs on the time-skipping server: the call itself happens in real time against the simulator,
 then the server's clock jumps two days ahead while the receiver keeps failing.
@@ -6,43 +7,16 @@ then the server's clock jumps two days ahead while the receiver keeps failing.
 
 import json
 from collections import Counter
-from collections.abc import AsyncIterator
 from datetime import timedelta
 
-import pytest
 from standardwebhooks import Webhook
 from temporalio.testing import WorkflowEnvironment
 
-from api.app import create_app
 from simulator.app import Simulator
 from tests.calls_support import call_when, place_call, script, set_up_line
-from tests.conftest import RunningApi, Tenant, new_tenant
+from tests.conftest import Tenant
 from tests.receiver import Reply, WebhookReceiver
-from tests.servers import serving
 from tests.waiting import eventually
-from trunkline.db import Database
-from trunkline.settings import Settings
-from worker import running_worker
-
-
-@pytest.fixture
-async def skipping_tenant(
-    time_skipping_temporal: WorkflowEnvironment,
-    settings: Settings,
-    database: Database,
-    sockets: dict,
-    simulator: Simulator,
-) -> AsyncIterator[Tenant]:
-    """The API and the worker, both on the time-skipping server, and an organization."""
-    address = time_skipping_temporal.client.service_client.config.target_host
-    on_skipping = settings.model_copy(update={"temporal_address": address})
-    async with (
-        serving(create_app(on_skipping), sockets["api"]) as base_url,
-        running_worker(time_skipping_temporal.client, on_skipping, database),
-    ):
-        tenant = await new_tenant(database, RunningApi(base_url), "Acme")
-        yield tenant
-        await tenant.http.aclose()
 
 
 async def test_receiver_down_for_two_days_then_up(
@@ -64,15 +38,6 @@ async def test_receiver_down_for_two_days_then_up(
     await time_skipping_temporal.sleep(timedelta(days=2))
     assert {d["status"] for d in (await tenant.http.get(path)).json()["data"]} == {"pending"}
     receiver.default = Reply(200)
-    c = await time_skipping_temporal.client.get_workflow_handle(
-        f"call-{session['sessionId']}"
-    ).describe()
-    print("CALL", c.status, await time_skipping_temporal.get_current_time())
-    for d in deliveries:
-        dd = await time_skipping_temporal.client.get_workflow_handle(
-            f"webhook-{d['id']}"
-        ).describe()
-        print("DEL", dd.status, dd.raw_description.pending_activities)
     await time_skipping_temporal.sleep(timedelta(hours=4))  # past the 9th attempt, at 51 h 35 m
 
     async def all_delivered() -> list[dict] | None:
@@ -89,3 +54,41 @@ async def test_receiver_down_for_two_days_then_up(
     last = receiver.received[-1]
     assert json.loads(last.body)["type"] == "call.status"
     Webhook(secret).verify(last.body, last.headers)
+
+
+async def test_report_receiver_down_for_three_days_then_up(
+    skipping_tenant: Tenant,
+    time_skipping_temporal: WorkflowEnvironment,
+    simulator: Simulator,
+    receiver: WebhookReceiver,
+) -> None:
+    tenant = skipping_tenant
+    receiver.default = Reply(503, body="down for maintenance")
+    line = await set_up_line(
+        tenant, receiver, agent={"webhooks": {"postCall": {"url": f"{receiver.url}/post-call"}}}
+    )
+    script(simulator, answer_after_seconds=0, hangup_after_seconds=0.2)
+    call_id = (await place_call(line))["sessionId"]
+    await call_when(tenant, call_id, "ended", "failed")
+    path = f"/v1/calls/{call_id}/webhook-deliveries"
+
+    async def report_queued() -> list[dict]:
+        rows = (await tenant.http.get(path)).json()["data"]
+        return [d for d in rows if d["eventType"] == "call.report"]
+
+    [queued] = await eventually(report_queued, 20)
+    await time_skipping_temporal.sleep(timedelta(days=3))
+    [waiting] = await report_queued()
+    assert waiting["status"] == "pending" and waiting["attemptCount"] == 9
+    receiver.default = Reply(200)
+    await time_skipping_temporal.sleep(timedelta(hours=4))  # past the 10th attempt, at 75 h 35 m
+
+    async def delivered() -> dict | None:
+        [row] = await report_queued()
+        return row if row["status"] == "succeeded" else None
+
+    row = await eventually(delivered)
+    assert [a["statusCode"] for a in row["attempts"]] == [503] * 9 + [200]
+    reports = [r for r in receiver.received if r.path == "/post-call"]
+    assert [r.headers["webhook-id"] for r in reports] == [queued["id"]] * 10
+    assert json.loads(reports[-1].body)["type"] == "call.report"

@@ -7,10 +7,16 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from trunkline.calls import call_by_control_id, call_by_room, get_call_by_id
 from trunkline.models import Call, ProviderEvent
 from trunkline.providers.errors import SIP_REASON_PHRASES
+from trunkline.providers.livekit import Participant
 from trunkline.workflow_io import ProviderSignal
 
 SESSION_HEADER = "X-Trunkline-Session-Id"
 """Carried on every SIP leg we place or bridge, so carrier events find their call."""
+CONSULTATION_HEADER = "X-Trunkline-Consultation"
+"""Carried instead on a warm transfer's consultation legs, naming their room: their events go
+to the transfer."""
+CONSULTATION_ROOM_PREFIX = "consult-"
+RECIPIENT_PREFIX = "recipient-"
 
 
 def _header(payload: dict[str, Any], name: str) -> str | None:
@@ -18,6 +24,25 @@ def _header(payload: dict[str, Any], name: str) -> str | None:
         if isinstance(header, dict) and str(header.get("name", "")).lower() == name.lower():
             return header.get("value")
     return None
+
+
+def phone_participant(sip_participants: list[Participant]) -> Participant | None:
+    """The call's phone leg among a room's SIP participants: any but a transfer's recipient."""
+    return next((p for p in sip_participants if not p.identity.startswith(RECIPIENT_PREFIX)), None)
+
+
+def consultation_room(event: ProviderEvent) -> str | None:
+    """The warm-transfer consultation room an event concerns: by room, or by the leg's header."""
+    if event.provider == "livekit":
+        room = event.room_name or ""
+    else:
+        room = _header(telnyx_payload(event), CONSULTATION_HEADER) or ""
+    return room if room.startswith(CONSULTATION_ROOM_PREFIX) else None
+
+
+def transfer_of_room(room: str) -> str:
+    """`consult-{transferId}-{attempt}` → the transfer id."""
+    return room.removeprefix(CONSULTATION_ROOM_PREFIX).rsplit("-", 1)[0]
 
 
 async def call_for_event(session: AsyncSession, event: ProviderEvent) -> Call | None:
@@ -54,7 +79,11 @@ def signal_for(event: ProviderEvent) -> ProviderSignal:
     )
     if event.provider == "livekit":
         participant = event.payload.get("participant") or {}
-        signal.participant_is_phone = participant.get("kind") == "SIP"
+        identity = participant.get("identity") or ""
+        signal.participant_identity = identity or None
+        signal.participant_is_phone = participant.get("kind") == "SIP" and not identity.startswith(
+            RECIPIENT_PREFIX
+        )
         signal.disconnect_reason = participant.get("disconnectReason")
         return signal
     payload = telnyx_payload(event)

@@ -43,3 +43,8 @@ def status_payload(
         "sip_status": sip_status,
         "metadata": call.call_metadata,
     }
+
+
+def transfer_webhook_fields(facts: dict[str, Any]) -> dict[str, Any]:
+    """The `transfer` object a transfer's `call.status` webhooks add: its facts in snake_case."""
+    return {("transfer_id" if key == "transferId" else key): value for key, value in facts.items()}

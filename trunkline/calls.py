@@ -221,19 +221,38 @@ async def list_events(
     return list((await session.exec(statement)).all())
 
 
-def agent_token(secret: str, session_id: str) -> str:
-    """The token the agent in this call's room uses on the agent endpoints (derived, not stored)."""
+CALL_AGENT_SCOPE = "agent"
+"""The scope of the token the call's own agent holds; a screening agent's names its attempt."""
+
+
+def screening_scope(transfer_id: str, attempt: int) -> str:
+    """The scope of a screening agent's token: one attempt of one warm transfer."""
+    return f"screen-{transfer_id}-{attempt}"
+
+
+def screened_attempt(scope: str) -> tuple[str, int] | None:
+    """The (transfer, attempt) a screening scope names, or None for any other scope."""
+    transfer_id, _, attempt = scope.removeprefix("screen-").rpartition("-")
+    if not scope.startswith("screen-") or not transfer_id or not attempt.isdigit():
+        return None
+    return transfer_id, int(attempt)
+
+
+def agent_token(secret: str, session_id: str, scope: str = CALL_AGENT_SCOPE) -> str:
+    """A token for the agent endpoints of one call, limited to `scope` (derived, not stored)."""
     if not secret:
         raise ValueError("AGENT_TOKEN_SECRET is not set")
-    digest = hmac.new(secret.encode(), session_id.encode(), hashlib.sha256).digest()
-    return f"ct_{session_id}.{base64.urlsafe_b64encode(digest).decode().rstrip('=')}"
+    signed = session_id if scope == CALL_AGENT_SCOPE else f"{session_id}.{scope}"
+    digest = hmac.new(secret.encode(), signed.encode(), hashlib.sha256).digest()
+    return f"ct_{signed}.{base64.urlsafe_b64encode(digest).decode().rstrip('=')}"
 
 
-def session_for_agent_token(secret: str, token: str) -> str | None:
-    """The session a token was issued for, or None when it is not one of ours."""
-    session_id = token.removeprefix("ct_").rsplit(".", 1)[0]
-    if not token.startswith("ct_") or not hmac.compare_digest(
-        agent_token(secret, session_id), token
-    ):
+def agent_token_grant(secret: str, token: str) -> tuple[str, str] | None:
+    """The (session, scope) a token was issued for, or None when it is not one of ours."""
+    if not token.startswith("ct_"):
         return None
-    return session_id
+    session_id, _, scope = token.removeprefix("ct_").rsplit(".", 1)[0].partition(".")
+    scope = scope or CALL_AGENT_SCOPE
+    if not hmac.compare_digest(agent_token(secret, session_id, scope), token):
+        return None
+    return session_id, scope

@@ -44,6 +44,11 @@ class Organization(SQLModel, table=True):
     webhook_secret: str
     retired_webhook_secrets: list[dict[str, str]] = json_field(default_factory=list)
     """Rotated-out secrets still signing until their `expires_at` (ISO 8601)."""
+    timezone: str = "UTC"
+    """IANA zone for reading times callers say ("tomorrow at 3 pm") and for calling windows."""
+    calling_window_start: str = "09:00"
+    calling_window_end: str = "20:00"
+    """Callbacks are placed only between these local times of the callee (else the org's)."""
     created_at: datetime = timestamp_field(default_factory=utcnow)
 
 
@@ -95,6 +100,8 @@ class WebhookDelivery(SQLModel, table=True):
     call_id: str | None = Field(default=None, index=True)
     event_sequence: int | None = None
     """The call event this delivery reports, so a retried recording finds it again."""
+    dedupe_key: str | None = Field(default=None, unique=True)
+    """Other deliveries' equivalent: what made it (e.g. a report workflow run)."""
     event_type: str
     url: str
     payload: dict[str, Any] = json_field()
@@ -172,6 +179,11 @@ class Call(SQLModel, table=True):
     answered_at: datetime | None = timestamp_field(default=None)
     ended_at: datetime | None = timestamp_field(default=None)
     updated_at: datetime = timestamp_field(default_factory=utcnow)
+    recording_egress_id: str | None = None
+    charged_micros: int | None = None
+    """What the call cost the organization's credits, once charged (charged once)."""
+    callback_id: str | None = None
+    """The scheduled callback that placed this call."""
 
 
 class CallEvent(SQLModel, table=True):
@@ -206,3 +218,112 @@ class TranscriptEntry(SQLModel, table=True):
     started_at: datetime | None = timestamp_field(default=None)
     ended_at: datetime | None = timestamp_field(default=None)
     created_at: datetime = timestamp_field(default_factory=utcnow)
+
+
+class Transfer(SQLModel, table=True):
+    """A blind or warm transfer of a call's caller; `request` is the body as asked (camelCase)."""
+
+    id: str = Field(default_factory=lambda: new_id("trf"), primary_key=True)
+    organization_id: str = Field(foreign_key="organization.id", index=True)
+    call_id: str = Field(foreign_key="call.id", index=True)
+    kind: str
+    requested_by: str
+    state: str
+    request: dict[str, Any] = json_field(default_factory=dict)
+    current_attempt: int | None = None
+    fallback_applied: str | None = None
+    sip_status_code: int | None = None
+    sip_status: str | None = None
+    detail: str | None = None
+    created_at: datetime = timestamp_field(default_factory=utcnow)
+    updated_at: datetime = timestamp_field(default_factory=utcnow)
+    ended_at: datetime | None = timestamp_field(default=None)
+
+
+class TransferAttempt(SQLModel, table=True):
+    """One destination tried by a transfer: its leg, and how it turned out."""
+
+    __table_args__ = (UniqueConstraint("transfer_id", "number"),)
+
+    id: str = Field(default_factory=lambda: new_id("tra"), primary_key=True)
+    transfer_id: str = Field(foreign_key="transfer.id", index=True)
+    number: int
+    to: str
+    label: str | None = None
+    room_name: str | None = None
+    participant_identity: str | None = None
+    outcome: str | None = None
+    """None while in flight; then e.g. accepted, busy, no-answer, voicemail, declined."""
+    sip_status_code: int | None = None
+    sip_status: str | None = None
+    detail: str | None = None
+    started_at: datetime = timestamp_field(default_factory=utcnow)
+    answered_at: datetime | None = timestamp_field(default=None)
+    ended_at: datetime | None = timestamp_field(default=None)
+
+
+class CallMessage(SQLModel, table=True):
+    """A message the agent took for someone who could not be reached (the report lists them)."""
+
+    id: str = Field(default_factory=lambda: new_id("cmsg"), primary_key=True)
+    call_id: str = Field(foreign_key="call.id", index=True)
+    transfer_id: str | None = None
+    caller_name: str | None = None
+    callback_number: str | None = None
+    recipient: str | None = None
+    text: str
+    created_at: datetime = timestamp_field(default_factory=utcnow)
+
+
+class CallReport(SQLModel, table=True):
+    """One analysis of an ended call; re-running analysis adds a version, the old ones stay."""
+
+    __table_args__ = (UniqueConstraint("call_id", "version"),)
+
+    id: str = Field(default_factory=lambda: new_id("rep"), primary_key=True)
+    organization_id: str = Field(foreign_key="organization.id", index=True)
+    call_id: str = Field(foreign_key="call.id", index=True)
+    version: int
+    request_key: str = Field(unique=True)
+    """The report workflow run that wrote it, so a retried analysis finds its version."""
+    status: str = "ready"
+    analyzer: str
+    """Which analyzer wrote it: `rules`, or `llm`."""
+    analyzer_note: str | None = None
+    """Why the LLM analyzer's answer was not used, when it was asked and failed."""
+    summary: str = ""
+    outcome: str = ""
+    structured_data: dict[str, Any] = json_field(default_factory=dict)
+    cost_breakdown: dict[str, Any] = json_field(default_factory=dict)
+    artifacts: dict[str, Any] = json_field(default_factory=dict)
+    callback_request: dict[str, Any] | None = Field(default=None, sa_type=JSON)
+    """What the caller asked for, e.g. `{"text": "tomorrow at 3 pm", "at": "2026-…"}`."""
+    scheduled_callback_id: str | None = None
+    created_at: datetime = timestamp_field(default_factory=utcnow)
+
+
+class ScheduledCallback(SQLModel, table=True):
+    """A call to place later (`CallbackWorkflow`), asked for by the API or found by analysis."""
+
+    __table_args__ = (UniqueConstraint("organization_id", "source_key"),)
+
+    id: str = Field(default_factory=lambda: new_id("cb"), primary_key=True)
+    organization_id: str = Field(foreign_key="organization.id", index=True)
+    agent_id: str
+    """Not a foreign key: deleting the agent fails its pending callbacks, it is not refused."""
+    to_number: str = Field(index=True)
+    from_number: str | None = None
+    requested_at: datetime = timestamp_field()
+    """The time asked for; `fire_at` may be later, to respect the calling window."""
+    fire_at: datetime = timestamp_field()
+    status: str = "scheduled"
+    """scheduled, placed, cancelled or failed."""
+    status_reason: str | None = None
+    call_metadata: dict[str, Any] = json_field(default_factory=dict)
+    source: str = "api"
+    source_call_id: str | None = Field(default=None, index=True)
+    source_key: str
+    """Makes creation idempotent: the report that asked for it, or a fresh id for the API."""
+    placed_call_id: str | None = None
+    created_at: datetime = timestamp_field(default_factory=utcnow)
+    updated_at: datetime = timestamp_field(default_factory=utcnow)

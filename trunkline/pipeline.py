@@ -181,6 +181,43 @@ class PipelineConfig(ApiModel):
     idle_reprompts: IdleReprompts | None = None
 
 
+class ExtractionRule(ApiModel):
+    """A value the post-call analysis pulls out of what the caller said.
+
+    `pattern` is a regular expression whose first group (else the whole match) is the value;
+    without it, the type's own pattern is used (email, phone, number). A `boolean` is true when
+    one of `keywords` was said.
+    """
+
+    name: Annotated[str, Field(pattern=r"^[a-zA-Z_][a-zA-Z0-9_]{0,63}$")]
+    type: Literal["string", "number", "boolean", "email", "phone"] = "string"
+    pattern: ShortText | None = None
+    keywords: Annotated[list[ShortText], Field(max_length=50)] = []
+    description: ShortText | None = None
+
+    @model_validator(mode="after")
+    def _usable(self) -> "ExtractionRule":
+        if self.pattern:
+            try:
+                re.compile(self.pattern)
+            except re.error as exc:
+                raise ValueError(f"pattern is not a valid regular expression: {exc}") from exc
+        elif self.type == "string":
+            raise ValueError("a string rule needs a pattern")
+        if self.type == "boolean" and not self.keywords and not self.pattern:
+            raise ValueError("a boolean rule needs keywords or a pattern")
+        return self
+
+
+class AnalysisConfig(ApiModel):
+    """How calls of this agent are analysed after hangup."""
+
+    structured_data: Annotated[list[ExtractionRule], Field(max_length=50)] = []
+    summary_prompt: LongText | None = Field(
+        None, description="Instructions for the LLM analyzer, when one is configured."
+    )
+
+
 class WebhookTarget(ApiModel):
     url: HttpUrlText
     secret: Annotated[str, Field(min_length=16, max_length=256)] | None = Field(

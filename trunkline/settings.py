@@ -3,8 +3,10 @@
 from functools import lru_cache
 from pathlib import Path
 
-from pydantic import Field, model_validator
+from pydantic import BaseModel, Field, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from trunkline.costs import RateCard
 
 
 class Settings(BaseSettings):
@@ -51,6 +53,22 @@ class Settings(BaseSettings):
     pre_call_timeout_seconds: float = Field(3.0, gt=0, le=30)
     call_watchdog_seconds: float = Field(30.0, gt=0)
     call_max_duration_seconds: float = Field(3600.0, gt=0)
+    transfer_decision_timeout_seconds: float = Field(
+        120.0, gt=0, description="How long a screened warm-transfer recipient has to decide."
+    )
+
+    call_recording_enabled: bool = Field(
+        True, description="Record every answered call (room-composite audio egress)."
+    )
+    rate_card: RateCard = Field(
+        default_factory=RateCard, description="JSON: credits per minute for each part of a call."
+    )
+    analysis_llm_base_url: str = Field(
+        "", description="An OpenAI-compatible API (e.g. https://api.openai.com/v1); empty: rules."
+    )
+    analysis_llm_api_key: str = ""
+    analysis_llm_model: str = "gpt-4o-mini"
+    analysis_llm_timeout_seconds: float = Field(20.0, gt=0, le=120)
 
     webhook_timeout_seconds: float = Field(10.0, gt=0, le=60)
     webhook_allow_private_targets: bool = False
@@ -68,9 +86,12 @@ class Settings(BaseSettings):
         for name, field in type(self).model_fields.items():
             variable = field.validation_alias if isinstance(field.validation_alias, str) else name
             value = getattr(self, name)
-            environment[variable.upper()] = (
-                str(value).lower() if isinstance(value, bool) else str(value)
-            )
+            if isinstance(value, BaseModel):
+                environment[variable.upper()] = value.model_dump_json()
+            else:
+                environment[variable.upper()] = (
+                    str(value).lower() if isinstance(value, bool) else str(value)
+                )
         return environment
 
 

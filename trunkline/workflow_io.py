@@ -1,7 +1,7 @@
 """Typed inputs and outputs of workflows and activities: pure pydantic, safe in the sandbox."""
 
 from datetime import datetime
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import BaseModel
 
@@ -86,6 +86,10 @@ class ProviderSignal(BaseModel):
     provider: Literal["livekit", "telnyx"]
     event_type: str
     participant_is_phone: bool = False
+    """A SIP participant other than a transfer's recipient: the caller or callee."""
+    participant_identity: str | None = None
+    consultation_room: str | None = None
+    """For a warm transfer's consultation leg: the room that names its attempt."""
     sip_status_code: int | None = None
     sip_status: str | None = None
     disconnect_reason: str | None = None
@@ -108,6 +112,8 @@ class CallEventRecord(BaseModel):
     detail: str | None = None
     provider_event_id: str | None = None
     ended_reason: str | None = None
+    facts: dict[str, Any] = {}
+    """Stored as the event's payload when it is not a provider event (e.g. a transfer's)."""
 
 
 class PreCallOutcome(BaseModel):
@@ -142,3 +148,212 @@ class RejectInput(BaseModel):
     cause: Literal["CALL_REJECTED", "USER_BUSY"]
     to_number: str
     reason: str
+
+
+# --- transfers ------------------------------------------------------------------------------
+
+TransferState = Literal[
+    "transferring",
+    "dialing",
+    "screening",
+    "completed",
+    "failed",
+    "cancelled",
+    "exhausted",
+    "caller_hung_up",
+    "call_ended",
+]
+TRANSFER_END_STATES = (
+    "completed",
+    "failed",
+    "cancelled",
+    "exhausted",
+    "caller_hung_up",
+    "call_ended",
+)
+FallbackStrategy = Literal["take_message", "return_to_agent", "hangup"]
+
+
+class TransferTarget(BaseModel):
+    to: str
+    label: str | None = None
+
+
+class BlindTransferRequest(BaseModel):
+    """A SIP REFER of the caller to `to`; `request` is the API body kept on the transfer row."""
+
+    transfer_id: str
+    to: str
+    ringing_timeout_seconds: float
+    requested_by: Literal["api", "agent"]
+    request: dict[str, Any]
+
+
+class WarmTransferPlan(BaseModel):
+    """What the warm transfer workflow needs; the screening prompt stays in the database."""
+
+    transfer_id: str
+    session_id: str
+    from_number: str
+    destinations: list[TransferTarget]
+    fallback: FallbackStrategy
+    voicemail_mode: Literal["agent", "provider", "off"]
+    voicemail_timeout_seconds: float
+    ringing_timeout_seconds: float
+    decision_timeout_seconds: float
+
+
+class WarmTransferRequest(BaseModel):
+    plan: WarmTransferPlan
+    requested_by: Literal["api", "agent"]
+    request: dict[str, Any]
+
+
+class TransferRecord(BaseModel):
+    """The transfer row to create (idempotent on the id)."""
+
+    transfer_id: str
+    session_id: str
+    kind: Literal["blind", "warm"]
+    requested_by: Literal["api", "agent"]
+    state: TransferState
+    request: dict[str, Any]
+
+
+class TransferView(BaseModel):
+    transfer_id: str
+    state: TransferState
+
+
+class LegOutcome(BaseModel):
+    """How a transfer's leg ended: `outcome` is e.g. completed, busy, no-answer, declined."""
+
+    outcome: str
+    sip_status_code: int | None = None
+    sip_status: str | None = None
+    detail: str | None = None
+
+
+class TransferOutcome(LegOutcome):
+    succeeded: bool
+
+
+class TransferProgress(BaseModel):
+    """A step of a warm transfer, for the call workflow to record as a call event."""
+
+    transfer_id: str
+    event_type: str
+    state: TransferState
+    detail: str | None = None
+    sip_status_code: int | None = None
+    sip_status: str | None = None
+    facts: dict[str, Any] = {}
+    recipient_identity: str | None = None
+    """Set when the recipient joins the caller's room."""
+    end_call: bool = False
+    """The fallback hangs up the call."""
+
+
+class ConsultationLeg(BaseModel):
+    """One destination's consultation leg: its room, its SIP participant and its attempt row."""
+
+    transfer_id: str
+    session_id: str
+    attempt: int
+    to: str
+    label: str | None
+    from_number: str
+    ringing_timeout_seconds: float
+
+    @property
+    def room_name(self) -> str:
+        return f"consult-{self.transfer_id}-{self.attempt}"
+
+    @property
+    def identity(self) -> str:
+        return f"recipient-{self.transfer_id}-{self.attempt}"
+
+
+class AttemptEnd(LegOutcome):
+    """Close a consultation leg and record how its attempt turned out."""
+
+    leg: ConsultationLeg
+
+
+class TransferStateChange(BaseModel):
+    transfer_id: str
+    state: TransferState
+    current_attempt: int | None = None
+    fallback_applied: FallbackStrategy | None = None
+    detail: str | None = None
+
+
+class AgentNotice(BaseModel):
+    """A message to the agent in the call's room (LiveKit data, topic `trunkline.transfer`)."""
+
+    session_id: str
+    type: str
+    transfer_id: str | None = None
+    instructions: str | None = None
+    facts: dict[str, Any] = {}
+
+
+class CancelTransfer(BaseModel):
+    try_next: bool = False
+
+
+class ScreeningReport(BaseModel):
+    """What a screening agent (for its `attempt`) or an operator (attempt None) reports."""
+
+    attempt: int | None = None
+    verdict: Literal["human", "machine"] | None = None
+    reason: str | None = None
+
+
+class CallEnded(BaseModel):
+    """From the call to its running warm transfer: the call is over, and whether the caller left."""
+
+    caller_left: bool
+
+
+# --- reports and callbacks ------------------------------------------------------------------
+
+
+class ReportRequest(BaseModel):
+    """Analyse an ended call (again, with `force_analysis`) and (re)send its `call.report`."""
+
+    session_id: str
+    force_analysis: bool = False
+    retry_webhook: bool = False
+
+
+class ReportRef(BaseModel):
+    report_id: str
+    session_id: str
+    version: int
+    created: bool
+    """Written by this run (so it is charged, scheduled and delivered once)."""
+    wants_callback: bool = False
+
+
+class ReportResult(BaseModel):
+    session_id: str
+    report_id: str
+    version: int
+    webhook_sent: bool
+
+
+class CallbackInput(BaseModel):
+    callback_id: str
+
+
+class CallbackPlan(BaseModel):
+    """When to ring (inside the calling window), or that there is nothing left to do."""
+
+    fire_at: datetime | None
+
+
+class CallbackResult(BaseModel):
+    callback_id: str
+    status: str
+    call_id: str | None = None

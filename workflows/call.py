@@ -5,15 +5,18 @@ the API and the agent act through updates. A watchdog asks LiveKit where the cal
 no event has come for a while, and a max-duration timer ends calls that would run forever.
 """
 
+import contextlib
 from datetime import timedelta
 from typing import Any
 
 from temporalio import workflow
 from temporalio.common import RetryPolicy
-from temporalio.exceptions import ActivityError, ApplicationError
+from temporalio.exceptions import ActivityError, ApplicationError, FailureError
 
 with workflow.unsafe.imports_passed_through():
     from activities.calls import CallActivities
+    from activities.transfers import TransferActivities
+    from trunkline.call_signals import RECIPIENT_PREFIX
     from trunkline.providers.errors import SIP_REASON_PHRASES
     from trunkline.temporal import (
         AGENT_ID,
@@ -23,8 +26,13 @@ with workflow.unsafe.imports_passed_through():
         STATUS,
         TO_NUMBER,
     )
+    from trunkline.transfers import RETURN_INSTRUCTIONS
     from trunkline.workflow_io import (
         TERMINAL_STATUSES,
+        TRANSFER_END_STATES,
+        AgentNotice,
+        BlindTransferRequest,
+        CallEnded,
         CallEventRecord,
         CallInput,
         CallPlan,
@@ -35,12 +43,20 @@ with workflow.unsafe.imports_passed_through():
         HangupRequest,
         ProbeResult,
         ProviderSignal,
+        TransferOutcome,
+        TransferProgress,
+        TransferRecord,
+        TransferStateChange,
+        TransferView,
+        WarmTransferRequest,
     )
+    from workflows.warm_transfer import WarmTransferWorkflow
 
 _RANK = {"queued": 0, "dialing": 1, "ringing": 2, "in-progress": 3, "ended": 4, "failed": 4}
 _QUICK = timedelta(seconds=30)
 _RETRY = RetryPolicy(initial_interval=timedelta(seconds=1), maximum_interval=timedelta(seconds=30))
 _DIAL_MARGIN = timedelta(seconds=20)
+_HEARTBEAT = timedelta(seconds=10)
 
 
 @workflow.defn
@@ -58,6 +74,17 @@ class CallWorkflow:
         self._agent_verdicts: list[str] = []
         self._amd_decided = False
         self._plan: CallPlan | None = None
+        self._transfer_id: str | None = None
+        """The transfer running now; one at a time."""
+        self._warm_transfer: workflow.ChildWorkflowHandle[Any, Any] | None = None
+        self._warm_transfer_id: str | None = None
+        self._transfer_inbox: list[TransferProgress] = []
+        self._blind_in_flight = False
+        self._hangup_during_transfer: str | None = None
+        self._transferred_away = False
+        self._recipient: str | None = None
+        """The warm transfer's recipient, once bridged into the caller's room."""
+        self._recording: workflow.ActivityHandle[Any] | None = None
 
     # --- signals, updates, queries ---------------------------------------------------------
 
@@ -92,6 +119,101 @@ class CallWorkflow:
             raise ApplicationError("verdict must be human or machine", type="InvalidVerdict")
         if self._terminal:
             raise ApplicationError(f"the call has already {self._status}", type="CallEnded")
+
+    @workflow.signal
+    def transfer_progress(self, progress: TransferProgress) -> None:
+        """A step of the warm transfer, to record as a call event.
+
+        Its end frees the call for another transfer at once, before the event is recorded.
+        """
+        self._transfer_inbox.append(progress)
+        if progress.recipient_identity:
+            self._recipient = progress.recipient_identity
+        if progress.state in TRANSFER_END_STATES and progress.transfer_id == self._transfer_id:
+            self._transfer_id = None
+
+    @workflow.update
+    async def blind_transfer(self, request: BlindTransferRequest) -> TransferView:
+        """SIP REFER the caller to another number; returns the transfer's true outcome."""
+        self._transfer_id, self._blind_in_flight = request.transfer_id, True
+        await self._act_with(TransferActivities.create, self._transfer_record(request))
+        facts = {
+            "transferId": request.transfer_id,
+            "type": "blind",
+            "to": request.to,
+            "metadata": request.request.get("metadata") or {},
+        }
+        await self._record("transfer", "transfer.blind.started", detail=request.to, facts=facts)
+        outcome = await self._refer(request)
+        self._transferred_away = outcome.succeeded  # before any await: departures now mean this
+        self._transfer_id, self._blind_in_flight = None, False
+        await self._record(
+            "transfer",
+            "transfer.blind.completed" if outcome.succeeded else "transfer.blind.failed",
+            sip_status_code=outcome.sip_status_code,
+            sip_status=outcome.sip_status,
+            detail=outcome.detail or outcome.outcome,
+            facts={**facts, "outcome": outcome.outcome},
+        )
+        if outcome.succeeded:
+            self._end_request = self._end_request or "transferred"
+        elif self._hangup_during_transfer:
+            self._end_request = self._end_request or self._hangup_during_transfer
+        else:
+            await self._tell_agent("transfer.failed", request.transfer_id, outcome)
+        return TransferView(
+            transfer_id=request.transfer_id, state="completed" if outcome.succeeded else "failed"
+        )
+
+    @blind_transfer.validator
+    def _blind_allowed(self, request: BlindTransferRequest) -> None:
+        self._require_transferable()
+
+    @workflow.update
+    async def warm_transfer(self, request: WarmTransferRequest) -> TransferView:
+        """Start screening destinations on consultation legs (WarmTransferWorkflow)."""
+        plan = request.plan
+        self._transfer_id = plan.transfer_id
+        previous = self._warm_transfer
+        if previous is not None:  # it reported its end; let it finish before the next starts
+            await workflow.wait_condition(previous.done)
+        await self._act_with(TransferActivities.create, self._transfer_record(request))
+        await self._record(
+            "transfer",
+            "transfer.warm.started",
+            detail=", ".join(d.to for d in plan.destinations),
+            facts={
+                "transferId": plan.transfer_id,
+                "type": "warm",
+                "destinations": [d.model_dump() for d in plan.destinations],
+            },
+        )
+        self._warm_transfer_id = plan.transfer_id
+        self._warm_transfer = await workflow.start_child_workflow(
+            WarmTransferWorkflow.run,
+            plan,
+            id=f"transfer-{plan.transfer_id}",
+            static_summary=f"warm transfer of {self._session_id}",
+        )
+        return TransferView(transfer_id=plan.transfer_id, state="dialing")
+
+    @warm_transfer.validator
+    def _warm_allowed(self, request: WarmTransferRequest) -> None:
+        self._require_transferable()
+
+    def _require_transferable(self) -> None:
+        if self._status != "in-progress" or self._end_request is not None:
+            raise ApplicationError(
+                f"the call is {self._status}, not in progress", type="CallNotInProgress"
+            )
+        if self._transfer_id is not None:
+            raise ApplicationError(
+                f"transfer {self._transfer_id} is still running", type="TransferInProgress"
+            )
+        if self._recipient is not None:
+            raise ApplicationError(
+                "the caller was already transferred to a person", type="CallTransferred"
+            )
 
     @workflow.query
     def status(self) -> CallView:
@@ -131,8 +253,12 @@ class CallWorkflow:
             await self._connect_inbound()
         if not self._terminal:
             await self._converse(plan)
+        await self._settle_transfer()
         await self._act(CallActivities.hang_up)
         await self._drain_inbox()
+        await self._report_recording_failure()
+        if workflow.patched("post-call-report"):
+            await self._act(CallActivities.start_report)
         code = self._failure[1] if self._failure else None
         return CallResult(
             session_id=self._session_id,
@@ -202,6 +328,13 @@ class CallWorkflow:
 
     async def _converse(self, plan: CallPlan) -> None:
         """In progress: follow events, AMD and requests until the call ends."""
+        if workflow.patched("record-calls"):
+            self._recording = workflow.start_activity_method(
+                CallActivities.start_recording,
+                CallInput(session_id=self._session_id),
+                start_to_close_timeout=_QUICK,
+                retry_policy=RetryPolicy(maximum_attempts=3),
+            )
         ends_at = workflow.now() + timedelta(seconds=plan.max_duration_seconds)
         amd_until = (
             workflow.now() + timedelta(seconds=plan.amd.timeout_seconds) if plan.amd else None
@@ -214,9 +347,9 @@ class CallWorkflow:
             try:
                 await workflow.wait_condition(
                     lambda: (
-                        bool(self._inbox)
+                        bool(self._inbox or self._transfer_inbox or self._agent_verdicts)
                         or self._end_request is not None
-                        or bool(self._agent_verdicts)
+                        or self._warm_transfer_vanished()
                     ),
                     timeout=max(min(waits), timedelta(milliseconds=1)),
                 )
@@ -224,10 +357,18 @@ class CallWorkflow:
                 await self._on_timer(plan, ends_at, amd_until)
                 continue
             await self._drain_inbox()
+            await self._drain_transfer_inbox()
+            await self._reap_warm_transfer()
             while self._agent_verdicts and not self._terminal:
                 await self._on_verdict(plan, self._agent_verdicts.pop(0), "agent")
             if self._end_request and not self._terminal:
                 await self._finish("ended", self._end_request)
+
+    async def _report_recording_failure(self) -> None:
+        """A call goes on unrecorded when LiveKit cannot record it; the events say so."""
+        recording = self._recording
+        if recording is not None and recording.done() and recording.exception():
+            await self._record("trunkline", "recording.failed", detail=str(recording.exception()))
 
     async def _on_timer(self, plan: CallPlan, ends_at: Any, amd_until: Any) -> None:
         now = workflow.now()
@@ -276,8 +417,18 @@ class CallWorkflow:
         )
         if signal.machine_detection and self._plan and not self._terminal:
             await self._on_verdict(self._plan, signal.machine_detection, "carrier")
-        if self._phone_left(signal) and self._status == "in-progress":
-            await self._finish("ended", f"{signal.hangup_source or 'remote'}_hung_up")
+        if self._status != "in-progress":
+            return
+        if self._phone_left(signal):
+            reason = f"{signal.hangup_source or 'remote'}_hung_up"
+            if self._transferred_away:
+                await self._finish("ended", "transferred")
+            elif self._blind_in_flight:  # the REFER's outcome decides what this departure means
+                self._hangup_during_transfer = reason
+            else:
+                await self._finish("ended", reason)
+        elif self._recipient_left(signal):
+            await self._finish("ended", "recipient_hung_up")
 
     def _status_after(self, signal: ProviderSignal) -> CallStatus:
         if self._terminal:
@@ -290,12 +441,130 @@ class CallWorkflow:
         return self._status
 
     @staticmethod
+    def _recipient_left(signal: ProviderSignal) -> bool:
+        """A warm transfer's recipient, bridged into the caller's room, hung up.
+
+        Only a bridged recipient is ever in the caller's room; the call may learn that before
+        the transfer's own `transfer.completed` reaches it.
+        """
+        return signal.event_type == "participant_left" and (
+            signal.participant_identity or ""
+        ).startswith(RECIPIENT_PREFIX)
+
+    @staticmethod
     def _phone_left(signal: ProviderSignal) -> bool:
         if signal.provider == "telnyx":
             return signal.event_type == "call.hangup"
         return signal.event_type == "room_finished" or (
             signal.event_type == "participant_left" and signal.participant_is_phone
         )
+
+    # --- transfers -------------------------------------------------------------------------
+
+    async def _refer(self, request: BlindTransferRequest) -> TransferOutcome:
+        """REFER once; when its answer is lost, what LiveKit shows decides what is reported."""
+        try:
+            return await workflow.execute_activity_method(
+                TransferActivities.blind,
+                request,
+                start_to_close_timeout=timedelta(seconds=request.ringing_timeout_seconds)
+                + _DIAL_MARGIN,
+                heartbeat_timeout=_HEARTBEAT,
+                retry_policy=RetryPolicy(maximum_attempts=1),
+            )
+        except ActivityError as error:
+            probe: ProbeResult = await self._act(CallActivities.probe)
+            if probe.phone_present:
+                outcome = TransferOutcome(succeeded=False, outcome="error", detail=str(error))
+            else:  # moved by the REFER, or hung up: either way the caller is not ours now
+                self._hangup_during_transfer = self._hangup_during_transfer or "phone_leg_gone"
+                outcome = TransferOutcome(
+                    succeeded=False,
+                    outcome="unknown",
+                    detail=f"the REFER's answer was lost and the caller has left: {error}",
+                )
+            await self._act_with(
+                TransferActivities.set_state,
+                TransferStateChange(
+                    transfer_id=request.transfer_id, state="failed", detail=outcome.detail
+                ),
+            )
+            return outcome
+
+    def _transfer_record(self, request: BlindTransferRequest | WarmTransferRequest) -> Any:
+        if isinstance(request, BlindTransferRequest):
+            transfer_id, kind, state = request.transfer_id, "blind", "transferring"
+        else:
+            transfer_id, kind, state = request.plan.transfer_id, "warm", "dialing"
+        return TransferRecord(
+            transfer_id=transfer_id,
+            session_id=self._session_id,
+            kind=kind,  # type: ignore[arg-type]
+            requested_by=request.requested_by,
+            state=state,  # type: ignore[arg-type]
+            request=request.request,
+        )
+
+    async def _tell_agent(self, notice: str, transfer_id: str, outcome: TransferOutcome) -> None:
+        await self._act_with(
+            TransferActivities.notify_agent,
+            AgentNotice(
+                session_id=self._session_id,
+                type=notice,
+                transfer_id=transfer_id,
+                instructions=RETURN_INSTRUCTIONS,
+                facts={"outcome": outcome.outcome, "sipStatusCode": outcome.sip_status_code},
+            ),
+        )
+
+    async def _drain_transfer_inbox(self) -> None:
+        while self._transfer_inbox:
+            progress = self._transfer_inbox.pop(0)
+            await self._record(
+                "transfer",
+                progress.event_type,
+                sip_status_code=progress.sip_status_code,
+                sip_status=progress.sip_status,
+                detail=progress.detail,
+                facts={**progress.facts, "state": progress.state},
+            )
+            if progress.end_call and self._end_request is None:
+                self._end_request = "transfer_fallback"
+
+    async def _settle_transfer(self) -> None:
+        """The call is over: let transfer requests finish, tell a running warm transfer, and
+        wait for it to wind up, so that closing the call never cuts a transfer short."""
+        await workflow.wait_condition(workflow.all_handlers_finished)
+        child = self._warm_transfer
+        if child is None:
+            return
+        if self._warm_transfer_running() and not child.done():
+            caller_left = (self._ended_reason or "").endswith("hung_up") or (
+                self._ended_reason == "phone_leg_gone"
+            )
+            with contextlib.suppress(FailureError):  # it finished meanwhile
+                await child.signal(
+                    WarmTransferWorkflow.call_ended, CallEnded(caller_left=caller_left)
+                )
+        while not child.done():
+            await workflow.wait_condition(lambda: bool(self._transfer_inbox) or child.done())
+            await self._drain_transfer_inbox()
+        await self._drain_transfer_inbox()
+
+    def _warm_transfer_running(self) -> bool:
+        return self._transfer_id is not None and self._transfer_id == self._warm_transfer_id
+
+    def _warm_transfer_vanished(self) -> bool:
+        """The warm transfer child is done without having reported its end (it failed)."""
+        child = self._warm_transfer
+        return child is not None and child.done() and self._warm_transfer_running()
+
+    async def _reap_warm_transfer(self) -> None:
+        """A warm transfer that failed frees the call for another one, and says so."""
+        if not self._warm_transfer_vanished():
+            return
+        self._transfer_id = None
+        await self._record("transfer", "transfer.failed", detail="the transfer workflow failed")
 
     # --- recording -------------------------------------------------------------------------
 
@@ -358,10 +627,12 @@ class CallWorkflow:
 
     async def _act(self, activity: Any, *, attempts: int | None = None) -> Any:
         """Run one of the call's activities with the call's id."""
+        return await self._act_with(
+            activity, CallInput(session_id=self._session_id), attempts=attempts
+        )
+
+    async def _act_with(self, activity: Any, argument: Any, *, attempts: int | None = None) -> Any:
         retry = _RETRY if attempts is None else RetryPolicy(maximum_attempts=attempts)
         return await workflow.execute_activity_method(
-            activity,
-            CallInput(session_id=self._session_id),
-            start_to_close_timeout=_QUICK,
-            retry_policy=retry,
+            activity, argument, start_to_close_timeout=_QUICK, retry_policy=retry
         )

@@ -4,10 +4,8 @@ from datetime import datetime
 from typing import Annotated
 
 from fastapi import APIRouter, Header, Query
-from temporalio.client import WorkflowUpdateFailedError
-from temporalio.service import RPCError, RPCStatusCode
+from temporalio.service import RPCError
 
-from api.call_routing import start_call
 from api.deps import AppSettings, CurrentOrganization, DbSession, Temporal
 from api.errors import ApiError, error_responses, not_found
 from api.schemas.calls import (
@@ -23,11 +21,13 @@ from api.schemas.calls import (
     SipParticipantOut,
 )
 from api.schemas.common import PageCursor, PageLimit
+from api.updates import run_update
 from trunkline import calls, deliveries
 from trunkline.ids import is_id
 from trunkline.models import Call, WebhookDelivery
 from trunkline.phone import E164
 from trunkline.workflow_io import HangupRequest
+from trunkline.workflow_starts import start_call
 from workflows.call import CallWorkflow
 from workflows.webhook_delivery import WebhookDeliveryWorkflow, start_delivery
 
@@ -176,15 +176,7 @@ async def hang_up_call(
 ) -> CallOut:
     """End the call now; answers once it has ended."""
     call = await owned_call(session, organization.id, call_id)
-    handle = temporal.get_workflow_handle_for(CallWorkflow.run, f"call-{call.id}")
-    try:
-        await handle.execute_update(CallWorkflow.hang_up, HangupRequest(reason="api"))
-    except WorkflowUpdateFailedError as exc:
-        raise ApiError(409, "call_ended", f"call {call.id} has already ended") from exc
-    except RPCError as exc:
-        if exc.status == RPCStatusCode.NOT_FOUND:
-            raise ApiError(409, "call_ended", f"call {call.id} has already ended") from exc
-        raise ApiError(503, "temporarily_unavailable", str(exc)) from exc
+    await run_update(temporal, f"call-{call.id}", CallWorkflow.hang_up, HangupRequest(reason="api"))
     await session.refresh(call)
     return call_out(call)
 

@@ -6,7 +6,12 @@ from fastapi import APIRouter
 
 from api.deps import AppSettings, CurrentOrganization, DbSession
 from api.errors import error_responses
-from api.schemas.organization import OrganizationOut, WebhookSecretOut
+from api.schemas.organization import (
+    CallingWindowOut,
+    OrganizationOut,
+    OrganizationUpdate,
+    WebhookSecretOut,
+)
 from trunkline.models import Organization, utcnow
 from trunkline.organizations import MICROS_PER_CREDIT, grace_period_end, rotate_webhook_secret
 
@@ -20,15 +25,38 @@ def _secret_out(organization: Organization) -> WebhookSecretOut:
     )
 
 
-@router.get("")
-async def get_organization(organization: CurrentOrganization) -> OrganizationOut:
+def _organization_out(organization: Organization) -> OrganizationOut:
     return OrganizationOut(
         id=organization.id,
         name=organization.name,
         business_verified=organization.business_verified,
         credits=organization.credits_micros / MICROS_PER_CREDIT,
+        timezone=organization.timezone,
+        calling_window=CallingWindowOut(
+            start=organization.calling_window_start, end=organization.calling_window_end
+        ),
         created_at=organization.created_at,
     )
+
+
+@router.get("")
+async def get_organization(organization: CurrentOrganization) -> OrganizationOut:
+    return _organization_out(organization)
+
+
+@router.patch("", responses=error_responses(422))
+async def update_organization(
+    body: OrganizationUpdate, organization: CurrentOrganization, session: DbSession
+) -> OrganizationOut:
+    """The time zone that callers' "tomorrow at 3 pm" is read in, and the calling window."""
+    if body.timezone:
+        organization.timezone = body.timezone
+    if body.calling_window:
+        organization.calling_window_start = body.calling_window.start
+        organization.calling_window_end = body.calling_window.end
+    session.add(organization)
+    await session.commit()
+    return _organization_out(organization)
 
 
 @router.get("/webhook-secret")

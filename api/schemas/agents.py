@@ -6,13 +6,14 @@ from typing import Annotated
 from pydantic import Field
 
 from api.schemas.common import Page, ResponseModel
-from trunkline.pipeline import AgentWebhooks, Metadata, Name, PipelineConfig
+from trunkline.pipeline import AgentWebhooks, AnalysisConfig, Metadata, Name, PipelineConfig
 
 
 class AgentCreate(PipelineConfig):
     name: Name
     metadata: Metadata = Field(default_factory=dict)
     webhooks: AgentWebhooks | None = None
+    analysis: AnalysisConfig | None = None
 
 
 class AgentUpdate(PipelineConfig):
@@ -21,6 +22,7 @@ class AgentUpdate(PipelineConfig):
     name: Name = Field(None, description="Optional; never null.")  # type: ignore[assignment]
     metadata: Metadata | None = None
     webhooks: AgentWebhooks | None = None
+    analysis: AnalysisConfig | None = None
 
 
 class WebhookTargetOut(ResponseModel):
@@ -39,6 +41,7 @@ class AgentOut(PipelineConfig):
     name: str
     metadata: Metadata
     webhooks: AgentWebhooksOut
+    analysis: AnalysisConfig | None = None
     created_at: datetime
     updated_at: datetime
 

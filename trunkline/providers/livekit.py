@@ -171,7 +171,16 @@ class LiveKitAdapter:
         await self._call(f"delete room {name}", self._api().room.delete_room(request))
 
     async def dispatch_agent(self, room: str, agent_name: str, metadata: dict[str, Any]) -> str:
-        """Ask for an agent worker to join `room`; returns the dispatch id."""
+        """Ask for an agent worker to join `room`, once; returns the dispatch id.
+
+        A dispatch of `agent_name` already in the room (a retried request) is reused.
+        """
+        existing = await self._call(
+            f"list dispatches of {room}", self._api().agent_dispatch.list_dispatch(room)
+        )
+        for dispatch in existing:
+            if dispatch.agent_name == agent_name:
+                return dispatch.id
         request = api.CreateAgentDispatchRequest(
             agent_name=agent_name, room=room, metadata=json.dumps(metadata)
         )
@@ -268,6 +277,30 @@ class LiveKitAdapter:
         )
         return [_participant(info) for info in response.participants]
 
+    async def sip_participants(self, room: str) -> list[Participant]:
+        """The room's SIP participants; none when the room is gone."""
+        try:
+            participants = await self.list_participants(room)
+        except ProviderRejected as exc:
+            if exc.code == "not_found":
+                return []
+            raise
+        return [p for p in participants if p.kind == "SIP"]
+
+    async def send_data(self, room: str, message: dict[str, Any], topic: str, nonce: bytes) -> None:
+        """Send a reliable JSON data message to everyone in the room on `topic`.
+
+        LiveKit drops a repeat of the same `nonce`, so a retried send is delivered once.
+        """
+        request = api.SendDataRequest(
+            room=room,
+            data=json.dumps(message).encode(),
+            kind=api.DataPacket.Kind.RELIABLE,
+            topic=topic,
+            nonce=nonce,
+        )
+        await self._call(f"send data to {room}", self._api().room.send_data(request))
+
     async def start_recording(self, room: str, filepath: str) -> Recording:
         """Record the room's mixed audio to a file (room-composite egress, audio only)."""
         request = api.RoomCompositeEgressRequest(
@@ -281,6 +314,18 @@ class LiveKitAdapter:
             f"record {room}", self._api().egress.start_room_composite_egress(request)
         )
         return _recording(info)
+
+    async def recording(self, egress_id: str) -> Recording | None:
+        """Where a recording stands (and, once complete, where its file is)."""
+        return await self._first_recording(api.ListEgressRequest(egress_id=egress_id))
+
+    async def active_recording(self, room: str) -> Recording | None:
+        """The recording running in `room`, if any."""
+        return await self._first_recording(api.ListEgressRequest(room_name=room, active=True))
+
+    async def _first_recording(self, request: api.ListEgressRequest) -> Recording | None:
+        response = await self._call("list egress", self._api().egress.list_egress(request))
+        return _recording(response.items[0]) if response.items else None
 
     async def stop_recording(self, egress_id: str) -> Recording:
         request = api.StopEgressRequest(egress_id=egress_id)

@@ -1,0 +1,225 @@
+"""Activities of the post-call report: analyse, charge, schedule a requested callback, deliver."""
+
+import asyncio
+from zoneinfo import ZoneInfo
+
+import httpx
+from sqlmodel import select
+from sqlmodel.ext.asyncio.session import AsyncSession
+from temporalio import activity
+from temporalio.client import Client
+
+from activities.common import load_call
+from trunkline.analysis.llm import LlmAnalysisFailed, LlmAnalyzer
+from trunkline.analysis.rules import Analysis, CallFacts, analyze
+from trunkline.callbacks import schedule_requested_callback
+from trunkline.costs import cost_breakdown
+from trunkline.db import Database
+from trunkline.deliveries import new_delivery
+from trunkline.models import (
+    Agent,
+    Call,
+    CallReport,
+    Organization,
+    ScheduledCallback,
+    WebhookDelivery,
+)
+from trunkline.pipeline import AnalysisConfig
+from trunkline.providers.errors import ProviderError
+from trunkline.providers.livekit import LiveKitAdapter, Recording
+from trunkline.reports import (
+    charge_once,
+    gather_facts,
+    latest_report,
+    new_report,
+    report_by_key,
+    report_payload,
+    store_report,
+    transfer_leg_seconds,
+)
+from trunkline.settings import Settings
+from trunkline.transcripts import transcript
+from trunkline.workflow_io import ReportRef, ReportRequest
+from trunkline.workflow_starts import start_callback
+from workflows.webhook_delivery import start_delivery
+
+UNFINISHED_EGRESS = ("EGRESS_STARTING", "EGRESS_ACTIVE", "EGRESS_ENDING")
+RECORDING_POLLS = 15
+RECORDING_POLL_SECONDS = 2.0
+
+
+class ReportActivities:
+    """Bound to the database, settings, LiveKit, HTTP and Temporal clients of the worker."""
+
+    def __init__(
+        self,
+        database: Database,
+        settings: Settings,
+        livekit: LiveKitAdapter,
+        http: httpx.AsyncClient,
+        temporal: Client,
+    ) -> None:
+        self._database = database
+        self._settings = settings
+        self._livekit = livekit
+        self._http = http
+        self._temporal = temporal
+
+    @activity.defn(name="analyze_call")
+    async def analyze(self, request: ReportRequest) -> ReportRef:
+        """The call's report: the latest one, or (forced, or none yet) a new version."""
+        call = await load_call(self._database, request.session_id)
+        info = activity.info()
+        request_key = f"{info.workflow_id}/{info.workflow_run_id}"
+        async with self._database.session() as session:
+            mine = await report_by_key(session, request_key)
+            if mine:  # a retry: this run wrote it before its answer was lost
+                return _ref(mine, created=True)
+            latest = await latest_report(session, call.id)
+            if latest and not request.force_analysis:
+                return _ref(latest, created=False)
+            zone = await self._zone(session, call)
+            facts, config, attempts = await gather_facts(session, call, zone)
+        artifacts, recording_seconds = await self._artifacts(call)
+        analysis, analyzer, note = await self._analysis(facts, config)
+        costs = cost_breakdown(
+            self._settings.rate_card,
+            direction=call.direction,
+            talk_seconds=facts.talk_seconds,
+            transfer_leg_seconds=transfer_leg_seconds(call, attempts),
+            recording_seconds=recording_seconds,
+        )
+        report = new_report(
+            call,
+            analysis,
+            analyzer=analyzer,
+            note=note,
+            costs=costs,
+            artifacts=artifacts,
+            request_key=request_key,
+        )
+        async with self._database.session() as session:
+            stored = await store_report(session, report)
+        return _ref(stored, created=True)
+
+    @staticmethod
+    async def _zone(session: AsyncSession, call: Call) -> ZoneInfo:
+        organization = await session.get_one(Organization, call.organization_id)
+        return ZoneInfo(organization.timezone)
+
+    async def _analysis(
+        self, facts: CallFacts, config: AnalysisConfig
+    ) -> tuple[Analysis, str, str | None]:
+        """The rules' analysis, or the LLM's when one is configured and answers usably."""
+        rules = analyze(facts)
+        if not self._settings.analysis_llm_base_url:
+            return rules, "rules", None
+        llm = LlmAnalyzer(
+            self._http,
+            self._settings.analysis_llm_base_url,
+            self._settings.analysis_llm_api_key,
+            self._settings.analysis_llm_model,
+            self._settings.analysis_llm_timeout_seconds,
+        )
+        try:
+            return await llm.analyze(facts, rules, config.summary_prompt), "llm", None
+        except LlmAnalysisFailed as failure:
+            return rules, "rules", f"LLM analyzer failed, rules used instead: {failure}"
+
+    async def _artifacts(self, call: Call) -> tuple[dict, float]:
+        """The recording (when there is one) and the transcript link; seconds recorded."""
+        artifacts: dict = {
+            "transcript_url": f"{self._settings.public_base_url}/v1/calls/{call.id}/transcript",
+            "recording": None,
+        }
+        if not call.recording_egress_id:
+            return artifacts, 0.0
+        try:
+            recording = await self._finished_recording(call.recording_egress_id)
+        except ProviderError as exc:
+            artifacts["recording_error"] = str(exc)
+            return artifacts, 0.0
+        if recording is None:
+            return artifacts, 0.0
+        artifacts["recording"] = {
+            "egress_id": recording.egress_id,
+            "status": recording.status,
+            "url": recording.location,
+            "duration_seconds": recording.duration_seconds,
+            "size_bytes": recording.size_bytes,
+        }
+        return artifacts, recording.duration_seconds or 0.0
+
+    async def _finished_recording(self, egress_id: str) -> Recording | None:
+        """The recording once LiveKit has finished writing it (or as it stands after a while)."""
+        recording = await self._livekit.recording(egress_id)
+        for _ in range(RECORDING_POLLS):
+            if recording is None or recording.status not in UNFINISHED_EGRESS:
+                break
+            await asyncio.sleep(RECORDING_POLL_SECONDS)
+            activity.heartbeat()
+            recording = await self._livekit.recording(egress_id)
+        return recording
+
+    @activity.defn(name="charge_call")
+    async def charge(self, ref: ReportRef) -> None:
+        """Deduct the report's total from the organization's credits, once per call."""
+        async with self._database.session() as session:
+            report = await session.get_one(CallReport, ref.report_id)
+            await charge_once(session, ref.session_id, report.cost_breakdown.get("total", 0))
+
+    @activity.defn(name="schedule_requested_callback")
+    async def schedule_callback(self, ref: ReportRef) -> None:
+        """Schedule the callback the caller asked for (once per report)."""
+        async with self._database.session() as session:
+            report = await session.get_one(CallReport, ref.report_id)
+            call = await session.get_one(Call, ref.session_id)
+            callback = await schedule_requested_callback(session, call, report)
+        if callback:
+            await start_callback(self._temporal, activity.info().task_queue, callback.id)
+
+    @activity.defn(name="send_report_webhook")
+    async def send_webhook(self, ref: ReportRef) -> bool:
+        """Queue the `call.report` webhook to the agent's postCall URL; False when it has none."""
+        key = f"{activity.info().workflow_id}/{activity.info().workflow_run_id}/report"
+        async with self._database.session() as session:
+            call = await session.get_one(Call, ref.session_id)
+            agent = await session.get(Agent, call.agent_id) if call.agent_id else None
+            target = ((agent.config.get("webhooks") if agent else None) or {}).get("postCall")
+            if not target:
+                return False
+            delivery = await _delivery_by_key(session, key)
+            if delivery is not None and delivery.status != "pending":
+                return True  # a retry, after the delivery had run its course
+            if delivery is None:
+                report = await session.get_one(CallReport, ref.report_id)
+                callback = (
+                    await session.get(ScheduledCallback, report.scheduled_callback_id)
+                    if report.scheduled_callback_id
+                    else None
+                )
+                entries = await transcript(session, call.id)
+                payload = report_payload(call, report, entries, callback)
+                delivery = new_delivery(
+                    call.organization_id, target, "call.report", payload, call_id=call.id
+                )
+                delivery.dedupe_key = key
+                session.add(delivery)
+                await session.commit()
+        await start_delivery(self._temporal, activity.info().task_queue, delivery.id)
+        return True
+
+
+async def _delivery_by_key(session: AsyncSession, key: str) -> WebhookDelivery | None:
+    statement = select(WebhookDelivery).where(WebhookDelivery.dedupe_key == key)
+    return (await session.exec(statement)).first()
+
+
+def _ref(report: CallReport, *, created: bool) -> ReportRef:
+    return ReportRef(
+        report_id=report.id,
+        session_id=report.call_id,
+        version=report.version,
+        created=created,
+        wants_callback=bool((report.callback_request or {}).get("at")),
+    )

@@ -1,0 +1,113 @@
+"""`/v1/calls/{id}/report`: the post-call report, re-running it, and the transcript."""
+
+from typing import Annotated
+
+from fastapi import APIRouter, Query
+from temporalio.client import WorkflowExecutionStatus
+from temporalio.service import RPCError, RPCStatusCode
+
+from api.deps import AppSettings, CurrentOrganization, DbSession, Temporal
+from api.errors import ApiError, error_responses, not_found
+from api.routes.calls import owned_call
+from api.schemas.reports import (
+    FinalizeBody,
+    FinalizeOut,
+    ReportOut,
+    TranscriptLineOut,
+    TranscriptOut,
+)
+from trunkline.models import Call, CallReport, ScheduledCallback
+from trunkline.reports import latest_report, report_payload, report_version
+from trunkline.transcripts import transcript
+from trunkline.workflow_io import TERMINAL_STATUSES, ReportRequest
+from trunkline.workflow_starts import start_report
+
+router = APIRouter(
+    prefix="/v1/calls/{call_id}", tags=["reports"], responses=error_responses(401, 404, 422)
+)
+
+
+async def report_out(session: DbSession, call: Call, report: CallReport | None) -> ReportOut:
+    callback = (
+        await session.get(ScheduledCallback, report.scheduled_callback_id)
+        if report and report.scheduled_callback_id
+        else None
+    )
+    payload = report_payload(call, report, await transcript(session, call.id), callback)
+    return ReportOut.model_validate(payload)
+
+
+@router.get("/report")
+async def get_report(
+    call_id: str,
+    organization: CurrentOrganization,
+    session: DbSession,
+    version: Annotated[int | None, Query(ge=1, description="An earlier analysis version.")] = None,
+) -> ReportOut:
+    """Transcript, summary, outcome, structured data, costs, artifacts, scheduled callback."""
+    call = await owned_call(session, organization.id, call_id)
+    if version is None:
+        report = await latest_report(session, call.id)
+    else:
+        report = await report_version(session, call.id, version)
+        if report is None:
+            raise not_found("report version", str(version))
+    return await report_out(session, call, report)
+
+
+@router.post("/report/finalize", status_code=202, responses=error_responses(409, 503))
+async def finalize_report(
+    call_id: str,
+    organization: CurrentOrganization,
+    session: DbSession,
+    settings: AppSettings,
+    temporal: Temporal,
+    body: FinalizeBody | None = None,
+) -> FinalizeOut:
+    """Re-run analysis (a new version), re-send the webhook, or both; while a run for this
+    call is going, that run stands."""
+    body = body or FinalizeBody()
+    call = await owned_call(session, organization.id, call_id)
+    if call.status not in TERMINAL_STATUSES:
+        raise ApiError(409, "call_in_progress", f"call {call.id} has not ended yet")
+    request = ReportRequest(
+        session_id=call.id, force_analysis=body.force_analysis, retry_webhook=body.retry_webhook
+    )
+    try:
+        running = await _report_running(temporal, call.id)
+        if not running:
+            await start_report(temporal, settings.temporal_task_queue, request)
+    except RPCError as exc:
+        raise ApiError(503, "temporarily_unavailable", str(exc)) from exc
+    return FinalizeOut(
+        call_id=call.id,
+        workflow_id=f"report-{call.id}",
+        already_running=running,
+        force_analysis=body.force_analysis,
+        retry_webhook=body.retry_webhook,
+        report=await report_out(session, call, await latest_report(session, call.id)),
+    )
+
+
+async def _report_running(temporal: Temporal, call_id: str) -> bool:
+    """Whether a report run for the call is going (a finalize then joins it, flags unapplied)."""
+    try:
+        description = await temporal.get_workflow_handle(f"report-{call_id}").describe()
+    except RPCError as exc:
+        if exc.status == RPCStatusCode.NOT_FOUND:
+            return False
+        raise
+    return description.status == WorkflowExecutionStatus.RUNNING
+
+
+@router.get("/transcript")
+async def get_transcript(
+    call_id: str, organization: CurrentOrganization, session: DbSession
+) -> TranscriptOut:
+    """Every line the agent reported, in order."""
+    call = await owned_call(session, organization.id, call_id)
+    entries = await transcript(session, call.id)
+    return TranscriptOut(
+        call_id=call.id,
+        data=[TranscriptLineOut.model_validate(e, from_attributes=True) for e in entries],
+    )

@@ -1,0 +1,38 @@
+"""Workflow updates from the API: the workflow validates, refusals become 409s with a code."""
+
+from typing import Any
+
+from temporalio.client import Client, WorkflowUpdateFailedError
+from temporalio.exceptions import ApplicationError
+from temporalio.service import RPCError, RPCStatusCode
+
+from api.errors import ApiError
+
+_CONFLICT_CODES = {
+    "CallEnded": "call_ended",
+    "CallNotInProgress": "call_not_in_progress",
+    "TransferInProgress": "transfer_in_progress",
+    "CallTransferred": "call_transferred",
+    "TransferNotActive": "transfer_not_active",
+    "TransferNotCompleted": "transfer_not_completed",
+    "InvalidVerdict": "invalid_verdict",
+}
+
+
+async def run_update(client: Client, workflow_id: str, update: Any, argument: Any = None) -> Any:
+    """Execute an update; a refusal or a finished workflow is a 409, Temporal down a 503."""
+    finished = "call_ended" if workflow_id.startswith("call-") else "transfer_not_active"
+    handle = client.get_workflow_handle(workflow_id)
+    try:
+        if argument is None:
+            return await handle.execute_update(update)
+        return await handle.execute_update(update, argument)
+    except WorkflowUpdateFailedError as exc:
+        cause = exc.cause
+        kind = cause.type if isinstance(cause, ApplicationError) else None
+        message = cause.message if isinstance(cause, ApplicationError) else str(exc)
+        raise ApiError(409, _CONFLICT_CODES.get(kind or "", "conflict"), message) from exc
+    except RPCError as exc:
+        if exc.status == RPCStatusCode.NOT_FOUND:
+            raise ApiError(409, finished, f"{workflow_id} has already finished") from exc
+        raise ApiError(503, "temporarily_unavailable", str(exc)) from exc

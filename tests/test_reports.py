@@ -1,0 +1,238 @@
+"""Post-call reports through the REST API: analysis, costs, recording, the `call.report` webhook."""
+
+import json
+from collections.abc import AsyncIterator
+from typing import Any
+
+import httpx
+import pytest
+from standardwebhooks import Webhook
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
+from temporalio.testing import WorkflowEnvironment
+
+from simulator.agent import agent_joiner
+from simulator.app import Simulator
+from simulator.scripts import SpokenLine
+from tests.calls_support import Line, call_when, place_call, script, set_up_line
+from tests.conftest import Tenant
+from tests.receiver import WebhookReceiver
+from tests.servers import serving
+from tests.waiting import eventually
+from trunkline.db import Database
+from trunkline.settings import Settings
+from worker import running_worker
+
+ANALYSIS = {
+    "structuredData": [
+        {"name": "email", "type": "email"},
+        {"name": "wantsPremium", "type": "boolean", "keywords": ["premium"]},
+        {"name": "seats", "type": "number", "pattern": r"(\d+) seats"},
+    ]
+}
+SAID = [
+    SpokenLine(text="Hi, this is Sam. My email is sam@example.com.", after_seconds=0.1),
+    SpokenLine(text="We want the premium plan for 12 seats.", after_seconds=0.3),
+]
+
+
+async def reporting_line(tenant: Tenant, receiver: WebhookReceiver) -> Line:
+    return await set_up_line(
+        tenant,
+        receiver,
+        agent={
+            "analysis": ANALYSIS,
+            "webhooks": {
+                "status": {"url": f"{receiver.url}/status"},
+                "postCall": {"url": f"{receiver.url}/post-call"},
+            },
+        },
+    )
+
+
+async def report_when(tenant: Tenant, call_id: str, version: int = 1) -> dict:
+    """The call's report once its analysis `version` is ready."""
+
+    async def ready() -> dict | None:
+        report = (await tenant.http.get(f"/v1/calls/{call_id}/report")).json()
+        return report if (report.get("analysisVersion") or 0) >= version else None
+
+    return await eventually(ready, 30)
+
+
+def post_calls(receiver: WebhookReceiver) -> list[Any]:
+    return [r for r in receiver.received if r.path == "/post-call"]
+
+
+async def a_finished_call(tenant: Tenant, simulator: Simulator, line: Line) -> str:
+    simulator.world.on_dispatch = agent_joiner(simulator.world)
+    script(simulator, answer_after_seconds=0, hangup_after_seconds=1.2, transcript=SAID)
+    call_id = (await place_call(line))["sessionId"]
+    await call_when(tenant, call_id, "ended")
+    return call_id
+
+
+@pytest.mark.usefixtures("worker")
+async def test_a_completed_call_yields_a_full_report(
+    tenant: Tenant, simulator: Simulator, receiver: WebhookReceiver
+) -> None:
+    line = await reporting_line(tenant, receiver)
+    credits_before = (await tenant.http.get("/v1/organization")).json()["credits"]
+    call_id = await a_finished_call(tenant, simulator, line)
+    report = await report_when(tenant, call_id)
+    assert (report["status"], report["analyzer"], report["outcome"]) == (
+        "ready",
+        "rules",
+        "completed",
+    )
+    said = [line["text"] for line in report["transcript"] if line["role"] == "user"]
+    assert said == [s.text for s in SAID]
+    assert report["summary"].startswith("Outbound call to +12015551234")
+    assert report["structuredData"] == {
+        "email": "sam@example.com",
+        "wantsPremium": True,
+        "seats": 12,
+    }
+    costs = report["costBreakdown"]
+    telephony = next(i for i in costs["items"] if i["item"] == "telephony")
+    assert (telephony["minutes"], telephony["ratePerMinute"]) == (1.0, 0.014)
+    assert costs["total"] == pytest.approx(sum(i["amount"] for i in costs["items"]))
+    recording = report["artifacts"]["recording"]
+    assert recording["status"] == "EGRESS_COMPLETE" and recording["durationSeconds"] > 0
+    async with httpx.AsyncClient() as plain:
+        assert (await plain.get(recording["url"])).status_code == 200
+    transcript = await tenant.http.get(report["artifacts"]["transcriptUrl"])
+    assert len(transcript.json()["data"]) == len(report["transcript"])
+    credits_after = (await tenant.http.get("/v1/organization")).json()["credits"]
+    assert credits_before - credits_after == pytest.approx(costs["total"])
+
+    [delivered] = await eventually(lambda: _async(post_calls(receiver)), 20)
+    secret = (await tenant.http.get("/v1/organization/webhook-secret")).json()["secret"]
+    payload = Webhook(secret).verify(delivered.body, delivered.headers)
+    assert payload["type"] == "call.report" and payload["call_id"] == call_id
+    assert payload["summary"] == report["summary"]
+    assert payload["structured_data"] == report["structuredData"]
+    assert payload["cost_breakdown"]["total"] == costs["total"]
+
+
+async def _async(value: Any) -> Any:
+    return value
+
+
+@pytest.mark.usefixtures("worker")
+async def test_finalize_with_each_flag(
+    tenant: Tenant, simulator: Simulator, receiver: WebhookReceiver
+) -> None:
+    line = await reporting_line(tenant, receiver)
+    call_id = await a_finished_call(tenant, simulator, line)
+    first = await report_when(tenant, call_id)
+    await eventually(lambda: _async(len(post_calls(receiver)) == 1), 20)
+    credits = (await tenant.http.get("/v1/organization")).json()["credits"]
+
+    async def finalize(**flags: bool) -> dict:
+        """Finalize as a client would: again while an earlier report run is still going."""
+
+        async def applied() -> dict | None:
+            response = await tenant.http.post(f"/v1/calls/{call_id}/report/finalize", json=flags)
+            assert response.status_code == 202, response.text
+            return None if response.json()["alreadyRunning"] else response.json()
+
+        return await eventually(applied, 20)
+
+    await finalize(forceAnalysis=True)
+    second = await report_when(tenant, call_id, version=2)
+    assert second["summary"] == first["summary"]
+    older = (await tenant.http.get(f"/v1/calls/{call_id}/report?version=1")).json()
+    assert older["analysisVersion"] == 1
+    assert (await tenant.http.get(f"/v1/calls/{call_id}/report?version=9")).status_code == 404
+
+    await finalize(retryWebhook=True)
+    await eventually(lambda: _async(len(post_calls(receiver)) == 2), 20)
+    await finalize(forceAnalysis=True, retryWebhook=True)
+    await report_when(tenant, call_id, version=3)
+    await eventually(lambda: _async(len(post_calls(receiver)) == 3), 20)
+    await finalize()  # nothing asked: nothing new
+    versions = [json.loads(r.body)["analysis_version"] for r in post_calls(receiver)]
+    assert versions == [1, 2, 3]  # version 2 went out only when asked (retryWebhook)
+    after = (await tenant.http.get("/v1/organization")).json()["credits"]
+    assert after == credits  # a call is charged once, however often it is analysed
+    live = await place_call(line)
+    refused = await tenant.http.post(f"/v1/calls/{live['sessionId']}/report/finalize", json={})
+    assert (refused.status_code, refused.json()["error"]["code"]) == (409, "call_in_progress")
+    await call_when(tenant, live["sessionId"], "ended", "failed", within=30)
+
+
+# --- the LLM analyzer -------------------------------------------------------------------------
+
+
+class FakeLlm:
+    """A loopback OpenAI-compatible `/chat/completions`: records requests, answers as told."""
+
+    def __init__(self) -> None:
+        self.requests: list[dict] = []
+        self.status = 200
+        self.content = json.dumps(
+            {
+                "summary": "Sam wants the premium plan for twelve seats.",
+                "outcome": "completed",
+                "structured_data": {"seats": 12, "sentiment": "positive"},
+            }
+        )
+
+    async def complete(self, request: Request) -> Response:
+        self.requests.append({"headers": dict(request.headers), "body": await request.json()})
+        if self.status != 200:
+            return Response("overloaded", self.status)
+        return JSONResponse(
+            {"choices": [{"message": {"role": "assistant", "content": self.content}}]}
+        )
+
+
+@pytest.fixture
+async def fake_llm() -> AsyncIterator[tuple[FakeLlm, str]]:
+    fake = FakeLlm()
+    app = Starlette(routes=[Route("/v1/chat/completions", fake.complete, methods=["POST"])])
+    async with serving(app) as url:
+        yield fake, f"{url}/v1"
+
+
+@pytest.mark.parametrize("fails", [False, True])
+async def test_the_llm_analyzer_and_its_fallback(
+    tenant: Tenant,
+    simulator: Simulator,
+    receiver: WebhookReceiver,
+    settings: Settings,
+    database: Database,
+    local_temporal: WorkflowEnvironment,
+    fake_llm: tuple[FakeLlm, str],
+    fails: bool,
+) -> None:
+    fake, base_url = fake_llm
+    fake.status = 500 if fails else 200
+    with_llm = settings.model_copy(
+        update={
+            "analysis_llm_base_url": base_url,
+            "analysis_llm_api_key": "sk-test",
+            "analysis_llm_model": "test-model",
+        }
+    )
+    async with running_worker(local_temporal.client, with_llm, database):
+        line = await reporting_line(tenant, receiver)
+        call_id = await a_finished_call(tenant, simulator, line)
+        report = await report_when(tenant, call_id)
+    [request] = fake.requests
+    assert request["headers"]["authorization"] == "Bearer sk-test"
+    assert request["body"]["model"] == "test-model"
+    prompt = request["body"]["messages"][1]["content"]
+    assert "Caller: We want the premium plan for 12 seats." in prompt
+    if fails:
+        assert report["analyzer"] == "rules"
+        assert "HTTP 500" in report["analyzerNote"]
+        assert report["summary"].startswith("Outbound call")
+    else:
+        assert (report["analyzer"], report["analyzerNote"]) == ("llm", None)
+        assert report["summary"] == "Sam wants the premium plan for twelve seats."
+        assert report["structuredData"]["sentiment"] == "positive"
+        assert report["structuredData"]["email"] == "sam@example.com"  # the rules' fields stay

@@ -1,0 +1,235 @@
+"""Post-call reports: the facts an analysis reads, its stored versions, and the report payload."""
+
+from datetime import datetime
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import func, update
+from sqlalchemy.exc import IntegrityError
+from sqlmodel import col, select
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from trunkline.analysis.rules import Analysis, CallFacts
+from trunkline.models import (
+    Agent,
+    Call,
+    CallMessage,
+    CallReport,
+    Organization,
+    ScheduledCallback,
+    TranscriptEntry,
+    Transfer,
+    TransferAttempt,
+    utcnow,
+)
+from trunkline.organizations import MICROS_PER_CREDIT
+from trunkline.pipeline import AnalysisConfig
+from trunkline.transcripts import transcript
+from trunkline.transfers import attempts_of, messages_of, transfers_of_call
+
+
+def talk_seconds(call: Call) -> float:
+    if call.answered_at is None:
+        return 0.0
+    return max(0.0, ((call.ended_at or utcnow()) - call.answered_at).total_seconds())
+
+
+def transfer_leg_seconds(call: Call, attempts: list[TransferAttempt]) -> list[float]:
+    """How long each answered consultation leg was up (a bridged one: until the call ended)."""
+    ended = call.ended_at or utcnow()
+    return [
+        ((a.ended_at if a.outcome != "accepted" else ended) - a.answered_at).total_seconds()
+        for a in attempts
+        if a.answered_at and (a.ended_at or a.outcome == "accepted")
+    ]
+
+
+def message_facts(messages: list[CallMessage]) -> list[dict[str, Any]]:
+    return [
+        {
+            "message": m.text,
+            "caller_name": m.caller_name,
+            "callback_number": m.callback_number,
+            "recipient": m.recipient,
+            "transfer_id": m.transfer_id,
+        }
+        for m in messages
+    ]
+
+
+async def gather_facts(
+    session: AsyncSession, call: Call, zone: ZoneInfo
+) -> tuple[CallFacts, AnalysisConfig, list[TransferAttempt]]:
+    """Everything an analyzer reads about `call`, its agent's analysis config, and its legs."""
+    agent = await session.get(Agent, call.agent_id) if call.agent_id else None
+    config = AnalysisConfig.model_validate((agent.config if agent else {}).get("analysis") or {})
+    entries = await transcript(session, call.id)
+    transfers: list[Transfer] = await transfers_of_call(session, call.id)
+    attempts = await attempts_of(session, [t.id for t in transfers])
+    transferred = call.ended_reason == "transferred" or any(
+        t.kind == "warm" and t.state == "completed" for t in transfers
+    )
+    facts = CallFacts(
+        direction=call.direction,
+        status=call.status,
+        failure_cause=call.failure_cause,
+        ended_reason=call.ended_reason,
+        answered_machine=call.answered_machine,
+        party=call.to_number if call.direction == "outbound" else call.from_number,
+        talk_seconds=talk_seconds(call),
+        transcript=[(e.role, e.text) for e in entries],
+        messages=message_facts(await messages_of(session, call.id)),
+        transferred=transferred,
+        rules=config.structured_data,
+        ended_at=call.ended_at or utcnow(),
+        zone=zone,
+    )
+    return facts, config, attempts
+
+
+async def latest_report(session: AsyncSession, call_id: str) -> CallReport | None:
+    statement = (
+        select(CallReport)
+        .where(CallReport.call_id == call_id)
+        .order_by(col(CallReport.version).desc())
+    )
+    return (await session.exec(statement)).first()
+
+
+async def report_version(session: AsyncSession, call_id: str, version: int) -> CallReport | None:
+    statement = select(CallReport).where(
+        CallReport.call_id == call_id, CallReport.version == version
+    )
+    return (await session.exec(statement)).first()
+
+
+async def report_by_key(session: AsyncSession, request_key: str) -> CallReport | None:
+    return (
+        await session.exec(select(CallReport).where(CallReport.request_key == request_key))
+    ).first()
+
+
+async def store_report(session: AsyncSession, report: CallReport) -> CallReport:
+    """Store `report` as the call's next version; a retry of the same run gets its version back."""
+    existing = await report_by_key(session, report.request_key)
+    if existing:
+        return existing
+    versions = select(func.max(CallReport.version)).where(CallReport.call_id == report.call_id)
+    report.version = ((await session.exec(versions)).one() or 0) + 1
+    session.add(report)
+    try:
+        await session.commit()
+    except IntegrityError:  # the same run's retry, or a concurrent version: look again
+        await session.rollback()
+        existing = await report_by_key(session, report.request_key)
+        if existing is None:
+            raise
+        return existing
+    return report
+
+
+def new_report(
+    call: Call,
+    analysis: Analysis,
+    *,
+    analyzer: str,
+    note: str | None,
+    costs: dict[str, Any],
+    artifacts: dict[str, Any],
+    request_key: str,
+) -> CallReport:
+    callback = analysis.callback
+    return CallReport(
+        organization_id=call.organization_id,
+        call_id=call.id,
+        version=0,
+        request_key=request_key,
+        analyzer=analyzer,
+        analyzer_note=note,
+        summary=analysis.summary,
+        outcome=analysis.outcome,
+        structured_data=analysis.structured_data,
+        cost_breakdown=costs,
+        artifacts=artifacts,
+        callback_request={"text": callback.text, "at": _iso(callback.at)} if callback else None,
+    )
+
+
+def _iso(moment: datetime | None) -> str | None:
+    return moment.isoformat() if moment else None
+
+
+def report_payload(
+    call: Call,
+    report: CallReport | None,
+    entries: list[TranscriptEntry],
+    callback: ScheduledCallback | None,
+) -> dict[str, Any]:
+    """The `call.report` webhook body (snake_case); the API shows the same in camelCase."""
+    return {
+        "type": "call.report",
+        "call_id": call.id,
+        "session_id": call.id,
+        "organization_id": call.organization_id,
+        "status": report.status if report else "pending",
+        "analysis_version": report.version if report else None,
+        "analyzer": report.analyzer if report else None,
+        "analyzer_note": report.analyzer_note if report else None,
+        "transcript": [
+            {
+                "role": e.role,
+                "text": e.text,
+                "started_at": _iso(e.started_at),
+                "ended_at": _iso(e.ended_at),
+            }
+            for e in entries
+        ],
+        "summary": report.summary if report else None,
+        "outcome": report.outcome if report else None,
+        "structured_data": report.structured_data if report else {},
+        "cost_breakdown": report.cost_breakdown if report else None,
+        "artifacts": report.artifacts if report else {},
+        "metadata": call.call_metadata,
+        "scheduled_callback": callback_fields(callback) if callback else None,
+        "call": {
+            "direction": call.direction,
+            "from": call.from_number,
+            "to": call.to_number,
+            "status": call.status,
+            "ended_reason": call.ended_reason,
+            "failure_cause": call.failure_cause,
+            "duration_seconds": round(talk_seconds(call), 3) if call.answered_at else None,
+        },
+        "created_at": _iso(report.created_at) if report else None,
+    }
+
+
+def callback_fields(callback: ScheduledCallback) -> dict[str, Any]:
+    return {
+        "id": callback.id,
+        "to": callback.to_number,
+        "at": _iso(callback.fire_at),
+        "requested_at": _iso(callback.requested_at),
+        "status": callback.status,
+    }
+
+
+async def charge_once(session: AsyncSession, call_id: str, total_credits: float) -> bool:
+    """Deduct a call's cost from its organization's credits, in one transaction, once ever."""
+    micros = round(total_credits * MICROS_PER_CREDIT)
+    marked = await session.exec(
+        update(Call)
+        .where(col(Call.id) == call_id, col(Call.charged_micros).is_(None))
+        .values(charged_micros=micros)
+    )
+    if marked.rowcount != 1:  # type: ignore[attr-defined]
+        await session.rollback()
+        return False
+    call = await session.get_one(Call, call_id)
+    await session.exec(
+        update(Organization)
+        .where(col(Organization.id) == call.organization_id)
+        .values(credits_micros=col(Organization.credits_micros) - micros)
+    )
+    await session.commit()
+    return True

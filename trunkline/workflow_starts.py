@@ -1,0 +1,66 @@
+"""Starting and waking workflows from outside them (the API, activities), once per id.
+
+Workflows are named by type here, not imported, so that any module can start one without
+importing the workflow's own activities.
+"""
+
+import contextlib
+from typing import Any
+
+from temporalio.client import Client
+from temporalio.common import WorkflowIDConflictPolicy, WorkflowIDReusePolicy
+from temporalio.exceptions import WorkflowAlreadyStartedError
+from temporalio.service import RPCError
+
+from trunkline.workflow_io import CallbackInput, CallInput, ProviderSignal, ReportRequest
+
+
+async def start_call(
+    client: Client, task_queue: str, call: Any, first_signal: ProviderSignal | None = None
+) -> None:
+    """Start the call's workflow unless it runs or ran already (one workflow per call, ever)."""
+    with contextlib.suppress(WorkflowAlreadyStartedError):
+        await client.start_workflow(
+            "CallWorkflow",
+            CallInput(session_id=call.id),
+            id=f"call-{call.id}",
+            task_queue=task_queue,
+            id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
+            id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
+            static_summary=f"{call.direction} call {call.from_number} → {call.to_number}",
+            start_signal="provider_event" if first_signal else None,
+            start_signal_args=[first_signal] if first_signal else [],
+        )
+
+
+async def start_report(client: Client, task_queue: str, request: ReportRequest) -> None:
+    """Start the call's report workflow; while one runs, that one stands (idempotent)."""
+    await client.start_workflow(
+        "PostCallReportWorkflow",
+        request,
+        id=f"report-{request.session_id}",
+        task_queue=task_queue,
+        id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
+        static_summary=f"post-call report of {request.session_id}",
+    )
+
+
+async def start_callback(client: Client, task_queue: str, callback_id: str) -> None:
+    """Start the callback's workflow unless it runs or ran already."""
+    with contextlib.suppress(WorkflowAlreadyStartedError):
+        await client.start_workflow(
+            "CallbackWorkflow",
+            CallbackInput(callback_id=callback_id),
+            id=f"callback-{callback_id}",
+            task_queue=task_queue,
+            id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
+            id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
+            static_summary=f"scheduled callback {callback_id}",
+        )
+
+
+async def wake_cancelled_callback(client: Client, callback_id: str) -> None:
+    """Wake a cancelled callback's sleeping workflow. Its row says cancelled already, so if
+    the signal is lost the workflow still finds out when it wakes."""
+    with contextlib.suppress(RPCError):
+        await client.get_workflow_handle(f"callback-{callback_id}").signal("cancel")

@@ -1,0 +1,54 @@
+"""PostCallReportWorkflow: turn an ended call into its report and deliver it.
+
+Started when a call ends (`report-{sessionId}`), and again by `finalize`: `force_analysis`
+writes a new version (the old ones stay), `retry_webhook` sends the latest `call.report` again;
+the first analysis sends it by itself.
+Analysis, charging and scheduling happen once per version; delivery is its own workflow,
+retried for days.
+"""
+
+from datetime import timedelta
+from typing import Any
+
+from temporalio import workflow
+from temporalio.common import RetryPolicy
+
+with workflow.unsafe.imports_passed_through():
+    from activities.reports import ReportActivities
+    from trunkline.workflow_io import ReportRef, ReportRequest, ReportResult
+
+TRANSCRIPT_GRACE = timedelta(seconds=3)
+_RETRY = RetryPolicy(initial_interval=timedelta(seconds=1), maximum_interval=timedelta(minutes=1))
+
+
+@workflow.defn
+class PostCallReportWorkflow:
+    @workflow.run
+    async def run(self, request: ReportRequest) -> ReportResult:
+        if not request.force_analysis and not request.retry_webhook:
+            await workflow.sleep(TRANSCRIPT_GRACE)  # the agent's last lines may still come in
+        report: ReportRef = await self._act(ReportActivities.analyze, request, minutes=5)
+        if report.created:
+            await self._act(ReportActivities.charge, report)
+            if report.wants_callback:
+                await self._act(ReportActivities.schedule_callback, report)
+        sent = False
+        first_analysis = report.created and report.version == 1
+        if first_analysis or request.retry_webhook:
+            sent = await self._act(ReportActivities.send_webhook, report)
+        workflow.set_current_details(f"version {report.version}, webhook sent: {sent}")
+        return ReportResult(
+            session_id=request.session_id,
+            report_id=report.report_id,
+            version=report.version,
+            webhook_sent=sent,
+        )
+
+    @staticmethod
+    async def _act(activity: Any, argument: Any, *, minutes: float = 0.5) -> Any:
+        return await workflow.execute_activity_method(
+            activity,
+            argument,
+            start_to_close_timeout=timedelta(minutes=minutes),
+            retry_policy=_RETRY,
+        )
