@@ -202,7 +202,9 @@ class CallWorkflow:
         self._require_transferable()
 
     def _require_transferable(self) -> None:
-        if self._status != "in-progress" or self._end_request is not None:
+        if self._terminal or self._end_request is not None:
+            raise ApplicationError("the call has ended or is ending", type="CallEnded")
+        if self._status != "in-progress":
             raise ApplicationError(
                 f"the call is {self._status}, not in progress", type="CallNotInProgress"
             )
