@@ -6,8 +6,10 @@ with `workflow.patched`) with TRUNKLINE_RECORD_HISTORIES=1.
 
 import json
 import os
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+import httpx
 import pytest
 from temporalio.client import WorkflowHistory
 from temporalio.contrib.pydantic import pydantic_data_converter
@@ -15,10 +17,11 @@ from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Replayer
 
 from simulator.app import Simulator
-from tests.calls_support import call_when, place_call, script, set_up_line
+from tests.calls_support import OUR_NUMBER, call_when, place_call, script, set_up_line
 from tests.conftest import Tenant
 from tests.receiver import WebhookReceiver
 from tests.waiting import eventually
+from trunkline.settings import Settings
 from worker import WORKFLOWS
 
 HISTORIES = Path(__file__).parent / "histories"
@@ -40,6 +43,9 @@ def test_histories_are_recorded() -> None:
         "call-outbound-recorded-reported",
         "call-transfers",
         "transfer-busy-then-accepted",
+        "call-inbound",
+        "callback-cancelled-by-inbound",
+        "report-inbound",
     } <= set(RECORDED)
 
 
@@ -118,3 +124,39 @@ async def test_fresh_transfer_histories_replay(
     await replay_and_record(
         local_temporal, f"transfer-{warm['id']}", "transfer-busy-then-accepted", database_url
     )
+
+
+@pytest.mark.usefixtures("worker")
+async def test_fresh_inbound_callback_and_report_histories_replay(
+    tenant: Tenant,
+    receiver: WebhookReceiver,
+    settings: Settings,
+    local_temporal: WorkflowEnvironment,
+    database_url: str,
+) -> None:
+    """A scheduled callback, cancelled when its number calls in; then that call's report."""
+    line = await set_up_line(tenant, receiver)
+    caller = "+12015559876"
+    at = (datetime.now(UTC) + timedelta(hours=1)).isoformat()
+    created = await tenant.http.post(
+        "/v1/callbacks", json={"to": caller, "agentId": line.agent_id, "at": at}
+    )
+    assert created.status_code == 201, created.text
+    async with httpx.AsyncClient(base_url=settings.livekit_url) as control:
+        await control.post(
+            "/control/inbound-calls",
+            json={"from": caller, "to": OUR_NUMBER, "caller": {"hangupAfterSeconds": 0.5}},
+        )
+
+    async def inbound_call() -> str | None:
+        calls = (await tenant.http.get("/v1/calls")).json()["data"]
+        return calls[0]["id"] if calls else None
+
+    call_id = await eventually(inbound_call, 20)
+    await call_when(tenant, call_id, "ended", "failed", within=30)
+    callback_id = created.json()["id"]
+    await replay_and_record(local_temporal, f"call-{call_id}", "call-inbound", database_url)
+    await replay_and_record(
+        local_temporal, f"callback-{callback_id}", "callback-cancelled-by-inbound", database_url
+    )
+    await replay_and_record(local_temporal, f"report-{call_id}", "report-inbound", database_url)
