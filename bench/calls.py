@@ -8,7 +8,9 @@ seconds), waits for all of them to end, and prints:
 - p50/p95/p99 of `POST /v1/sessions/phone` response time;
 - inbound setup: the simulator sending the signed `call.initiated` → the agent dispatch arriving
   at the simulator;
-- hangup: the simulator sending `call.hangup` → the `call.status` webhook for it arriving here.
+- hangup: the simulator sending `call.hangup` → the `call.status` webhook for it arriving here;
+- report: the call ending (`endedAt`) → its `call.report` webhook arriving here (the report
+  waits a 3 s transcript grace period and for the recording to be finished).
 
     .venv/bin/python bench/calls.py --calls 20 --hangup-after 3
 """
@@ -59,18 +61,28 @@ def percentiles(label: str, seconds: list[float]) -> str:
 
 
 class Receiver:
-    """A local `call.status` endpoint remembering when each webhook arrived."""
+    """Local `call.status` and `call.report` endpoints remembering when each webhook arrived."""
 
     def __init__(self) -> None:
         self.arrivals: list[tuple[float, dict[str, Any]]] = []
+        self.reports: list[tuple[float, dict[str, Any]]] = []
 
-    async def handle(self, request: Request) -> Response:
+    async def status(self, request: Request) -> Response:
         self.arrivals.append((time.time(), json.loads(await request.body())))
+        return Response("ok")
+
+    async def report(self, request: Request) -> Response:
+        self.reports.append((time.time(), json.loads(await request.body())))
         return Response("ok")
 
     def serve(self, sock: socket.socket) -> tuple[uvicorn.Server, asyncio.Task[None]]:
         """Serve on an already listening socket, so webhooks queue until it accepts them."""
-        app = Starlette(routes=[Route("/status", self.handle, methods=["POST"])])
+        app = Starlette(
+            routes=[
+                Route("/status", self.status, methods=["POST"]),
+                Route("/report", self.report, methods=["POST"]),
+            ]
+        )
         server = uvicorn.Server(uvicorn.Config(app, log_level="warning"))
         return server, asyncio.create_task(server.serve(sockets=[sock]))
 
@@ -118,7 +130,10 @@ async def set_up(api: httpx.AsyncClient, sim: httpx.AsyncClient, receiver_port: 
         json={
             "name": "Bench desk",
             "firstMessage": "Hello from the bench.",
-            "webhooks": {"status": {"url": f"http://127.0.0.1:{receiver_port}/status"}},
+            "webhooks": {
+                "status": {"url": f"http://127.0.0.1:{receiver_port}/status"},
+                "postCall": {"url": f"http://127.0.0.1:{receiver_port}/report"},
+            },
         },
     )
     agent_id = agent.json()["id"]
@@ -202,11 +217,16 @@ async def list_calls(api: httpx.AsyncClient) -> list[dict[str, Any]]:
 
 
 async def wait_for_webhooks(receiver: Receiver, calls: int) -> None:
-    """Until every call's `ended` status webhook has arrived (or 60 s pass)."""
-    deadline = time.time() + 60
-    while time.time() < deadline:
+    """Until every call's `ended` status webhook and its `call.report` have arrived."""
+
+    def arrived() -> bool:
         ended = {body["call_id"] for _, body in receiver.arrivals if body["status"] == "ended"}
-        if len(ended) >= calls:
+        reported = {body["call_id"] for _, body in receiver.reports}
+        return len(ended) >= calls and len(reported) >= calls
+
+    deadline = time.time() + 120
+    while time.time() < deadline:
+        if arrived():
             return
         await asyncio.sleep(0.2)
 
@@ -245,6 +265,15 @@ def hangup_latencies(
     ]
 
 
+def report_latencies(all_calls: list[dict[str, Any]], receiver: Receiver) -> list[float]:
+    """Per call: it ended → the first `call.report` webhook for it arrived."""
+    ended = {c["id"]: datetime.fromisoformat(c["endedAt"]).timestamp() for c in all_calls}
+    first: dict[str, float] = {}
+    for at, body in receiver.reports:
+        first.setdefault(body["call_id"], at)
+    return [at - ended[call] for call, at in first.items() if call in ended]
+
+
 def report(
     calls: int,
     elapsed: float,
@@ -272,6 +301,11 @@ def report(
     print(percentiles("POST /v1/sessions/phone", post_times))
     print(percentiles("inbound setup (call.initiated sent → agent dispatched)", inbound_setup))
     print(percentiles("hangup (call.hangup sent → call.status received)", hangup_lag))
+    print(
+        percentiles(
+            "report (call ended → call.report received)", report_latencies(all_calls, receiver)
+        )
+    )
 
 
 def main() -> None:
