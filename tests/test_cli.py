@@ -54,6 +54,30 @@ async def test_key_create_issues_another_key(settings: Settings, api: RunningApi
         assert (await http.get("/v1/organization")).json()["id"] == created["organizationId"]
 
 
+async def test_a_revoked_key_is_refused_at_once(settings: Settings, api: RunningApi) -> None:
+    created = json.loads(trunkline(settings, "org", "create", "Acme", "--json").stdout)
+    organization_id = created["organizationId"]
+    spare = json.loads(trunkline(settings, "key", "create", organization_id, "--json").stdout)
+    listed = [
+        json.loads(line)
+        for line in trunkline(settings, "key", "list", organization_id).stdout.splitlines()
+    ]
+    assert [k["prefix"] for k in listed] == [created["apiKey"][:8], spare["apiKey"][:8]]
+    assert all(k["revokedAt"] is None and k["id"].startswith("key_") for k in listed)
+    assert created["apiKey"] not in trunkline(settings, "key", "list", organization_id).stdout
+
+    revoked = trunkline(settings, "key", "revoke", listed[0]["id"])
+    assert revoked.returncode == 0, revoked.stderr
+    assert json.loads(revoked.stdout)["revokedAt"] is not None
+    async with api.client(created["apiKey"]) as http:
+        refused = await http.get("/v1/organization")
+    assert refused.status_code == 401
+    async with api.client(spare["apiKey"]) as http:
+        assert (await http.get("/v1/organization")).status_code == 200
+    assert trunkline(settings, "key", "revoke", "key_missing").returncode == 1
+    assert trunkline(settings, "key", "list", "org_missing").returncode == 1
+
+
 def test_key_create_for_an_unknown_org_fails(settings: Settings, database: Database) -> None:
     trunkline(settings, "org", "create", "Acme")
     result = trunkline(settings, "key", "create", "org_missing")

@@ -5,10 +5,15 @@ import asyncio
 import json
 import os
 import sys
-from collections.abc import Callable
-from typing import Any
+from collections.abc import Awaitable, Callable
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from trunkline.settings import Settings
+
+if TYPE_CHECKING:
+    from sqlmodel.ext.asyncio.session import AsyncSession
+
+T = TypeVar("T")
 
 
 def _settings(args: argparse.Namespace) -> Settings:
@@ -63,23 +68,32 @@ def _run_worker(_args: argparse.Namespace) -> int:
     return 0
 
 
-def _create_org(args: argparse.Namespace) -> int:
+def _with_session(args: argparse.Namespace, work: "Callable[[AsyncSession], Awaitable[T]]") -> T:
+    """Run one admin task in a database session (creating the tables first), then close up."""
     from trunkline.db import Database
-    from trunkline.organizations import create_organization
 
-    async def create() -> tuple[str, str]:
+    async def run() -> T:
         database = Database(_settings(args).database_url)
         try:
             await database.create_tables()
             async with database.session() as session:
-                created = await create_organization(
-                    session, args.name, verified=args.verified, credits=args.credits
-                )
+                return await work(session)
         finally:
             await database.dispose()
-        return created.organization.id, created.api_key
 
-    organization_id, api_key = asyncio.run(create())
+    return asyncio.run(run())
+
+
+def _create_org(args: argparse.Namespace) -> int:
+    from trunkline.organizations import create_organization
+
+    created = _with_session(
+        args,
+        lambda session: create_organization(
+            session, args.name, verified=args.verified, credits=args.credits
+        ),
+    )
+    organization_id, api_key = created.organization.id, created.api_key
     if args.json:
         print(json.dumps({"organizationId": organization_id, "apiKey": api_key}))
     else:
@@ -89,24 +103,18 @@ def _create_org(args: argparse.Namespace) -> int:
 
 
 def _update_org(args: argparse.Namespace) -> int:
-    from trunkline.db import Database
     from trunkline.organizations import update_organization
 
-    async def update() -> dict[str, Any] | None:
-        database = Database(_settings(args).database_url)
-        try:
-            async with database.session() as session:
-                return await update_organization(
-                    session,
-                    args.organization_id,
-                    verified=args.verified,
-                    credits=args.credits,
-                    add_credits=args.add_credits,
-                )
-        finally:
-            await database.dispose()
-
-    organization = asyncio.run(update())
+    organization = _with_session(
+        args,
+        lambda session: update_organization(
+            session,
+            args.organization_id,
+            verified=args.verified,
+            credits=args.credits,
+            add_credits=args.add_credits,
+        ),
+    )
     if organization is None:
         print(f"no organization {args.organization_id}", file=sys.stderr)
         return 1
@@ -115,43 +123,45 @@ def _update_org(args: argparse.Namespace) -> int:
 
 
 def _list_provider_events(args: argparse.Namespace) -> int:
-    from trunkline.db import Database
     from trunkline.provider_events import recent
 
-    async def read() -> list[dict[str, Any]]:
-        database = Database(_settings(args).database_url)
-        try:
-            async with database.session() as session:
-                events = await recent(session, args.provider, args.limit)
-        finally:
-            await database.dispose()
-        return [event.model_dump(mode="json") for event in events]
-
-    for event in asyncio.run(read()):
-        print(json.dumps(event))
+    events = _with_session(args, lambda session: recent(session, args.provider, args.limit))
+    for event in events:
+        print(json.dumps(event.model_dump(mode="json")))
     return 0
 
 
 def _create_key(args: argparse.Namespace) -> int:
-    from trunkline.db import Database
-    from trunkline.models import Organization
     from trunkline.organizations import issue_api_key
 
-    async def create() -> str | None:
-        database = Database(_settings(args).database_url)
-        try:
-            async with database.session() as session:
-                if await session.get(Organization, args.organization_id) is None:
-                    return None
-                return await issue_api_key(session, args.organization_id)
-        finally:
-            await database.dispose()
-
-    api_key = asyncio.run(create())
+    api_key = _with_session(args, lambda session: issue_api_key(session, args.organization_id))
     if api_key is None:
         print(f"no organization {args.organization_id}", file=sys.stderr)
         return 1
     print(json.dumps({"apiKey": api_key}) if args.json else api_key)
+    return 0
+
+
+def _list_keys(args: argparse.Namespace) -> int:
+    from trunkline.organizations import api_keys
+
+    keys = _with_session(args, lambda session: api_keys(session, args.organization_id))
+    if keys is None:
+        print(f"no organization {args.organization_id}", file=sys.stderr)
+        return 1
+    for key in keys:
+        print(json.dumps(key))
+    return 0
+
+
+def _revoke_key(args: argparse.Namespace) -> int:
+    from trunkline.organizations import revoke_api_key
+
+    revoked = _with_session(args, lambda session: revoke_api_key(session, args.key_id))
+    if revoked is None:
+        print(f"no API key {args.key_id}", file=sys.stderr)
+        return 1
+    print(json.dumps(revoked))
     return 0
 
 
@@ -209,6 +219,12 @@ def _parser() -> argparse.ArgumentParser:
     key_create.set_defaults(handler=_create_key)
     key_create.add_argument("organization_id")
     key_create.add_argument("--json", action="store_true")
+    key_list = key.add_parser("list", help="List an organization's API keys (never the keys).")
+    key_list.set_defaults(handler=_list_keys)
+    key_list.add_argument("organization_id")
+    key_revoke = key.add_parser("revoke", help="Revoke an API key by its id (key_…) at once.")
+    key_revoke.set_defaults(handler=_revoke_key)
+    key_revoke.add_argument("key_id")
     return parser
 
 

@@ -82,11 +82,48 @@ async def change_credits(
     return applied
 
 
-async def issue_api_key(session: AsyncSession, organization_id: str) -> str:
-    """Create and commit another API key for an existing organization; returns the key itself."""
+async def issue_api_key(session: AsyncSession, organization_id: str) -> str | None:
+    """Create and commit another API key for an organization; returns the key itself, or None
+    when there is no such organization."""
+    if await session.get(Organization, organization_id) is None:
+        return None
     api_key = _add_api_key(session, organization_id)
     await session.commit()
     return api_key
+
+
+async def api_keys(session: AsyncSession, organization_id: str) -> list[dict[str, Any]] | None:
+    """An organization's keys, oldest first, as ids and prefixes (the keys are not stored)."""
+    if await session.get(Organization, organization_id) is None:
+        return None
+    statement = (
+        select(ApiKey)
+        .where(ApiKey.organization_id == organization_id)
+        .order_by(col(ApiKey.created_at), col(ApiKey.id))
+    )
+    return [_key_view(key) for key in (await session.exec(statement)).all()]
+
+
+async def revoke_api_key(session: AsyncSession, key_id: str) -> dict[str, Any] | None:
+    """Revoke a key at once (again is harmless); None when there is no such key."""
+    key = await session.get(ApiKey, key_id)
+    if key is None:
+        return None
+    key.revoked_at = key.revoked_at or utcnow()
+    session.add(key)
+    await session.commit()
+    await session.refresh(key)
+    return _key_view(key)
+
+
+def _key_view(key: ApiKey) -> dict[str, Any]:
+    return {
+        "id": key.id,
+        "organizationId": key.organization_id,
+        "prefix": key.key_prefix,
+        "createdAt": key.created_at.isoformat(),
+        "revokedAt": key.revoked_at.isoformat() if key.revoked_at else None,
+    }
 
 
 def _add_api_key(session: AsyncSession, organization_id: str) -> str:
