@@ -19,6 +19,7 @@ from temporalio.api.workflowservice.v1 import DescribeTaskQueueRequest
 from temporalio.client import Client
 
 from tests.servers import free_port
+from trunkline.devstack import port_in_use
 
 READY_TIMEOUT_SECONDS = 120
 
@@ -138,6 +139,19 @@ def test_dev_refuses_to_start_on_a_busy_port(data_dir: Path) -> None:
     assert result.returncode == 1
     assert f"API port {port} is already in use" in result.stderr
     assert "ready" not in result.stdout
+
+
+def test_a_port_left_in_time_wait_by_a_stopped_stack_is_free() -> None:
+    with socket.socket() as listener:
+        listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as uvicorn and Temporal do
+        listener.bind(("127.0.0.1", 0))
+        listener.listen()
+        port = listener.getsockname()[1]
+        assert port_in_use(port)
+        with socket.create_connection(("127.0.0.1", port)):
+            served, _ = listener.accept()
+            served.close()  # the server closes first: its side of the connection is in TIME_WAIT
+    assert not port_in_use(port)
 
 
 def test_closing_the_terminal_stops_every_child(data_dir: Path) -> None:

@@ -83,6 +83,18 @@ def _local_secrets(data_dir: Path) -> dict[str, str]:
     return json.loads(path.read_text())
 
 
+def port_in_use(port: int) -> bool:
+    """Whether something listens on the port. Connections left in TIME_WAIT by a stack that
+    just stopped do not count: its servers bind with SO_REUSEADDR too."""
+    with socket.socket() as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            probe.bind(("127.0.0.1", port))
+        except OSError:
+            return True
+    return False
+
+
 class DevStack:
     def __init__(self, settings: Settings) -> None:
         self.settings = embedded_settings(settings)
@@ -145,11 +157,8 @@ class DevStack:
             "simulator": self.settings.simulator_port,
         }
         for name, port in ports.items():
-            with socket.socket() as probe:
-                try:
-                    probe.bind(("127.0.0.1", port))
-                except OSError as exc:
-                    raise ChildExited(f"{name} port {port} is already in use") from exc
+            if port_in_use(port):
+                raise ChildExited(f"{name} port {port} is already in use")
 
     async def _start_all(self, stop: asyncio.Event) -> None:
         settings = self.settings
