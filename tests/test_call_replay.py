@@ -55,8 +55,8 @@ def test_histories_are_recorded() -> None:
     [
         ("outbound-answered", {"answer_after_seconds": 0.1, "hangup_after_seconds": 0.3}),
         ("outbound-busy", {"behaviour": "busy", "answer_after_seconds": 0.1}),
-        # recorded since calls are recorded and reported (the record-calls and
-        # post-call-report patches); the two above come from before them
+        # recorded since calls are recorded and reported (the record-calls,
+        # hangup-reason-by-party and post-call-report patches); the two above predate them
         ("outbound-recorded-reported", {"answer_after_seconds": 0, "hangup_after_seconds": 1.5}),
     ],
 )

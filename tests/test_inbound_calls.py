@@ -52,7 +52,11 @@ async def test_an_inbound_call_reaches_the_agent(
     await set_up_line(tenant, receiver)
     control_id = await dial_in(settings)
     call = await call_when(tenant, (await the_call(tenant))["id"], "ended", "failed")
-    assert (call["status"], call["direction"]) == ("ended", "inbound")
+    assert (call["status"], call["direction"], call["endedReason"]) == (
+        "ended",
+        "inbound",
+        "caller_hung_up",
+    )
     assert (call["from"], call["to"], call["callControlId"]) == (CALLER, OUR_NUMBER, control_id)
     assert call["configSources"]["systemPrompt"] == "agent"
     assert call["metadata"] == {"forwardedFromNumber": None}

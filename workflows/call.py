@@ -422,7 +422,7 @@ class CallWorkflow:
         if self._status != "in-progress":
             return
         if self._phone_left(signal):
-            reason = f"{signal.hangup_source or 'remote'}_hung_up"
+            reason = self._phone_hangup_reason(signal)
             if self._transferred_away:
                 await self._finish("ended", "transferred")
             elif self._blind_in_flight:  # the REFER's outcome decides what this departure means
@@ -431,6 +431,13 @@ class CallWorkflow:
                 await self._finish("ended", reason)
         elif self._recipient_left(signal):
             await self._finish("ended", "recipient_hung_up")
+
+    def _phone_hangup_reason(self, signal: ProviderSignal) -> str:
+        """`caller_hung_up` (inbound) or `callee_hung_up` (outbound), whichever provider told
+        us first; before this patch the reason depended on which one that was."""
+        if workflow.patched("hangup-reason-by-party") and self._plan:
+            return "caller_hung_up" if self._plan.direction == "inbound" else "callee_hung_up"
+        return f"{signal.hangup_source or 'remote'}_hung_up"
 
     def _status_after(self, signal: ProviderSignal) -> CallStatus:
         if self._terminal:
