@@ -127,10 +127,13 @@ class SimulatedAgent:
         await self._report(f"{transfer}/voicemail", {"verdict": verdict})
         if machine:
             return
+        decision = leg.far_end.transfer_decision if leg.far_end is not None else "accept"
+        if decision == "wait":
+            return
         await asyncio.sleep(SCREENING_SECONDS)
         if not self._connected(leg):
             return
-        if leg.far_end is not None and leg.far_end.transfer_decision == "decline":
+        if decision == "decline":
             await self._report(f"{transfer}/decline", {"reason": "busy with a customer"})
         else:
             await self._report(f"{transfer}/complete", None)

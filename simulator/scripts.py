@@ -42,8 +42,10 @@ class FarEnd(ScriptModel):
     carrier_amd: bool = Field(
         True, description="Whether the carrier's answering-machine detection reaches a verdict."
     )
-    transfer_decision: Literal["accept", "decline"] = Field(
-        "accept", description="What this person says when screened for a warm transfer."
+    transfer_decision: Literal["accept", "decline", "wait"] = Field(
+        "accept",
+        description="What this person says when screened for a warm transfer; `wait`: the "
+        "screening agent decides nothing, so the API's complete or cancel does.",
     )
 
 

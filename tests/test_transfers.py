@@ -297,6 +297,24 @@ async def test_cancel_with_try_next_and_without(
     await tenant.http.post(f"/v1/calls/{call_id}/hangup")
 
 
+async def test_the_api_completes_what_a_waiting_screening_agent_leaves_open(
+    tenant: Tenant, simulator: Simulator, receiver: WebhookReceiver
+) -> None:
+    """As in the dev stack: the stand-in agent screens, reports a person, and decides nothing."""
+    simulator.world.on_dispatch = agent_joiner(simulator.world)
+    line = await set_up_line(tenant, receiver)
+    call_id = await live_call(line, simulator)
+    script(simulator, FRONT_DESK, answer_after_seconds=0, transfer_decision="wait")
+    transfer = await start_warm(tenant, call_id)
+    await transfer_state(tenant, call_id, transfer["id"], "screening")
+    completed = await tenant.http.post(f"/v1/calls/{call_id}/transfers/{transfer['id']}/complete")
+    assert completed.status_code == 200, completed.text
+    assert [(a["to"], a["outcome"]) for a in completed.json()["attempts"]] == [
+        (FRONT_DESK, "accepted")
+    ]
+    await tenant.http.post(f"/v1/calls/{call_id}/hangup")
+
+
 async def test_all_exhausted_takes_a_message_and_never_redials_a_decline(
     tenant: Tenant, simulator: Simulator, receiver: WebhookReceiver
 ) -> None:

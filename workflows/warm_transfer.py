@@ -217,6 +217,8 @@ class WarmTransferWorkflow:
         await self._progress("transfer.attempt.dialing", leg)
         failure = await self._dial(leg)
         if failure is None:
+            if workflow.patched("screening-from-answer"):
+                self._begin_screening()
             await self._set_state("screening")
             await self._progress("transfer.attempt.answered", leg)
             failure = await self._screen(leg)
@@ -279,6 +281,12 @@ class WarmTransferWorkflow:
         if kind == "decline":
             return "declined", None, reason or "declined when screened"
         return "cancelled", None, "tried the next destination" if kind == "next" else None
+
+    def _begin_screening(self) -> None:
+        """Take decisions and verdicts from the moment the recipient answers, before the state
+        reaches the database: whoever reads `screening` there may act on it at once."""
+        self._state = "screening"
+        self._detecting = self._plan.voicemail_mode != "off"
 
     async def _screen(self, leg: ConsultationLeg) -> Failure | None:
         """The recipient is on the line: watch for voicemail, and wait for a decision."""
