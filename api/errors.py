@@ -35,6 +35,12 @@ class ApiError(Exception):
         self.details = details
 
 
+def invalid_field(code: str, message: str, field: str | None) -> ApiError:
+    """A 422 about one body field, its `details` shaped like a `validation_error`'s."""
+    problem = {"field": field, "location": "body", "type": code, "message": message}
+    return ApiError(422, code, message, [problem])
+
+
 def not_found(kind: str, resource_id: str) -> ApiError:
     shown = resource_id if len(resource_id) <= 64 else resource_id[:64] + "…"
     return ApiError(404, "not_found", f"{kind} {shown} not found")
@@ -71,10 +77,10 @@ def _error(status: int, code: str, message: str, details: Any = None) -> JSONRes
 def _validation_details(exc: RequestValidationError) -> list[dict[str, Any]]:
     return [
         {
-            "field": ".".join(str(part) for part in error["loc"][1:]),
+            "field": ".".join(str(part) for part in error["loc"][1:]) or None,
             "location": error["loc"][0],
             "type": error["type"],
-            "message": error["msg"],
+            "message": error["msg"].removeprefix("Value error, "),
         }
         for error in exc.errors()
     ]

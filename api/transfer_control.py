@@ -11,7 +11,7 @@ from typing import Any
 from sqlmodel.ext.asyncio.session import AsyncSession
 from temporalio.client import Client
 
-from api.errors import ApiError, not_found
+from api.errors import ApiError, invalid_field, not_found
 from api.schemas.transfers import AttemptOut, TransferOut, WarmTransferBody
 from api.updates import run_update
 from trunkline import transfers
@@ -94,7 +94,7 @@ async def consultation_caller_id(session: AsyncSession, call: Call, requested: s
                 return (await resolve_caller_id(session, organization_id, agent_id, ours)).e164
         return (await resolve_caller_id(session, organization_id, agent_id, requested)).e164
     except CallRequestError as error:
-        raise ApiError(422, error.code, error.message, {"field": error.field}) from error
+        raise invalid_field(error.code, error.message, error.field) from error
 
 
 def tool_destinations(

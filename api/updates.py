@@ -21,7 +21,12 @@ _CONFLICT_CODES = {
 
 async def run_update(client: Client, workflow_id: str, update: Any, argument: Any = None) -> Any:
     """Execute an update; a refusal or a finished workflow is a 409, Temporal down a 503."""
-    finished = "call_ended" if workflow_id.startswith("call-") else "transfer_not_active"
+    kind, _, resource_id = workflow_id.partition("-")
+    finished, ended = (
+        ("call_ended", f"call {resource_id} has already ended")
+        if kind == "call"
+        else ("transfer_not_active", f"transfer {resource_id} has already finished")
+    )
     handle = client.get_workflow_handle(workflow_id)
     try:
         if argument is None:
@@ -34,5 +39,5 @@ async def run_update(client: Client, workflow_id: str, update: Any, argument: An
         raise ApiError(409, _CONFLICT_CODES.get(kind or "", "conflict"), message) from exc
     except RPCError as exc:
         if exc.status == RPCStatusCode.NOT_FOUND:
-            raise ApiError(409, finished, f"{workflow_id} has already finished") from exc
+            raise ApiError(409, finished, ended) from exc
         raise ApiError(503, "temporarily_unavailable", str(exc)) from exc

@@ -35,6 +35,7 @@ async def test_hang_up_through_the_api(
     assert (response.json()["status"], response.json()["endedReason"]) == ("ended", "api")
     again = await tenant.http.post(f"/v1/calls/{session['sessionId']}/hangup")
     assert again.status_code == 409 and again.json()["error"]["code"] == "call_ended"
+    assert f"call-{session['sessionId']}" not in again.json()["error"]["message"]  # no workflow ids
 
 
 async def test_agent_endpoints_need_the_calls_own_token(
@@ -132,8 +133,11 @@ async def test_caller_id_rules(
             "/v1/sessions/phone", json={"to": CALLEE, "from": number, "agentId": line.agent_id}
         )
         assert response.status_code == 422
-        assert response.json()["error"]["code"] == "invalid_caller_id"
-        assert reason in response.json()["error"]["message"]
+        error = response.json()["error"]
+        assert error["code"] == "invalid_caller_id" and reason in error["message"]
+        assert [(d["field"], d["type"]) for d in error["details"]] == [
+            ("from", "invalid_caller_id")
+        ]
     default = await place_call(line)
     assert default["callerId"] == OUR_NUMBER
 
@@ -146,5 +150,7 @@ async def test_caller_id_rules(
     assert stolen.json()["error"]["code"] == "agent_not_found"
     nothing = await other.http.post("/v1/sessions/phone", json={"to": CALLEE})
     assert nothing.status_code == 422 and "agentId is required" in nothing.text
+    [problem] = nothing.json()["error"]["details"]  # a rule across fields names no one field
+    assert problem["field"] is None and problem["message"].startswith("agentId is required")
     assert (await other.http.get(f"/v1/calls/{default['sessionId']}")).status_code == 404
     await other.http.aclose()

@@ -120,6 +120,7 @@ async def test_callbacks_through_the_api(
     body = {"to": CALLER, "agentId": line.agent_id, "at": in_an_hour()}
     past = await tenant.http.post("/v1/callbacks", json={**body, "at": "2020-01-01T10:00:00Z"})
     assert (past.status_code, past.json()["error"]["code"]) == (422, "time_in_past")
+    assert past.json()["error"]["details"][0]["field"] == "at"
     naive = await tenant.http.post("/v1/callbacks", json={**body, "at": "2030-01-01T10:00:00"})
     assert naive.status_code == 422
     unknown = await tenant.http.post("/v1/callbacks", json={**body, "agentId": "agent_x"})
@@ -130,6 +131,12 @@ async def test_callbacks_through_the_api(
     late = await tenant.http.post("/v1/callbacks", json={**body, "at": "2031-06-03T03:00:00+00:00"})
     assert late.json()["at"] == "2031-06-03T13:00:00Z"  # 09:00 EDT, when the window opens
     created = late.json()
+    assert created["requestedAt"] == "2031-06-03T03:00:00Z"
+    assert (await tenant.http.get(f"/v1/callbacks/{created['id']}")).json() == created
+    in_new_york = await tenant.http.post(
+        "/v1/callbacks", json={**body, "at": "2031-06-02T19:30:00-04:00"}
+    )
+    assert in_new_york.json()["requestedAt"] == in_new_york.json()["at"] == "2031-06-02T23:30:00Z"
     assert (await other_tenant.http.get(f"/v1/callbacks/{created['id']}")).status_code == 404
     assert (await other_tenant.http.delete(f"/v1/callbacks/{created['id']}")).status_code == 404
     cancelled = await tenant.http.delete(f"/v1/callbacks/{created['id']}")

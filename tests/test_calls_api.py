@@ -51,8 +51,10 @@ async def test_filters_and_pagination(
     ).json()
     assert [c["id"] for c in first["data"] + second["data"]] == both
     assert second["hasMore"] is False
-    bad = await tenant.http.get("/v1/calls", params={"phoneNumber": "555"})
-    assert bad.status_code == 422
+    for bad_filter in ({"phoneNumber": "555"}, {"status": "bogus"}, {"direction": "sideways"}):
+        bad = await tenant.http.get("/v1/calls", params=bad_filter)
+        assert bad.status_code == 422, bad_filter
+        assert bad.json()["error"]["code"] == "validation_error"
 
 
 async def test_events_page_in_order(

@@ -75,6 +75,7 @@ async def create_callback(
         if winner is None:
             raise
         return winner
+    await session.refresh(callback)  # times as every later read shows them: in UTC
     return callback
 
 

@@ -6,7 +6,7 @@ from typing import Annotated
 from fastapi import APIRouter, Query
 
 from api.deps import AppSettings, CurrentOrganization, DbSession, Temporal
-from api.errors import ApiError, error_responses, not_found
+from api.errors import ApiError, error_responses, invalid_field, not_found
 from api.schemas.common import PageCursor, PageLimit
 from api.schemas.reports import (
     CallbackCreate,
@@ -53,15 +53,13 @@ async def schedule_callback(
 ) -> ScheduledCallbackOut:
     """Call `to` with the agent at `at` (or when the callee's calling window next opens)."""
     if body.at < utcnow() - PAST_TOLERANCE:
-        raise ApiError(422, "time_in_past", "`at` is in the past", {"field": "at"})
+        raise invalid_field("time_in_past", "`at` is in the past", "at")
     if await get_agent(session, organization.id, body.agent_id) is None:
-        raise ApiError(
-            422, "agent_not_found", f"agent {body.agent_id} not found", {"field": "agentId"}
-        )
+        raise invalid_field("agent_not_found", f"agent {body.agent_id} not found", "agentId")
     try:
         caller = await resolve_caller_id(session, organization.id, body.agent_id, body.from_number)
     except CallRequestError as error:
-        raise ApiError(422, error.code, error.message, {"field": error.field}) from error
+        raise invalid_field(error.code, error.message, error.field) from error
     callback = await callbacks.create_callback(
         session,
         organization,

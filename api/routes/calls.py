@@ -7,7 +7,7 @@ from fastapi import APIRouter, Header, Query
 from temporalio.service import RPCError
 
 from api.deps import AppSettings, CurrentOrganization, DbSession, Temporal
-from api.errors import ApiError, error_responses, not_found
+from api.errors import ApiError, error_responses, invalid_field, not_found
 from api.schemas.calls import (
     AttemptOut,
     CallEventOut,
@@ -26,7 +26,7 @@ from trunkline import calls, deliveries
 from trunkline.ids import is_id
 from trunkline.models import Call, WebhookDelivery
 from trunkline.phone import E164
-from trunkline.workflow_io import HangupRequest
+from trunkline.workflow_io import CallStatus, HangupRequest
 from trunkline.workflow_starts import start_call
 from workflows.call import CallWorkflow
 from workflows.webhook_delivery import WebhookDeliveryWorkflow, start_delivery
@@ -107,9 +107,9 @@ async def place_phone_call(
             session, organization.id, request, idempotency_key
         )
     except calls.CallRequestError as error:
-        status = 409 if error.code == "idempotency_key_reused" else 422
-        details = {"field": error.field} if error.field else None
-        raise ApiError(status, error.code, error.message, details) from error
+        if error.code == "idempotency_key_reused":
+            raise ApiError(409, error.code, error.message) from error
+        raise invalid_field(error.code, error.message, error.field) from error
     try:
         await start_call(temporal, settings.temporal_task_queue, call)
     except RPCError as exc:
@@ -123,7 +123,7 @@ async def list_calls(
     session: DbSession,
     limit: PageLimit = 20,
     cursor: PageCursor = None,
-    status: Annotated[str | None, Query(max_length=20)] = None,
+    status: CallStatus | None = None,
     direction: Annotated[str | None, Query(pattern="^(inbound|outbound)$")] = None,
     agent_id: Annotated[str | None, Query(alias="agentId", max_length=64)] = None,
     phone_number: Annotated[E164 | None, Query(alias="phoneNumber")] = None,
