@@ -1,13 +1,16 @@
 """The one error shape every 4xx/5xx answer has: `{"error": {"code", "message", "details"}}`."""
 
 import logging
-from typing import Any
+from collections.abc import Awaitable, Callable
+from typing import Any, TypeVar
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel
 from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from trunkline.ids import is_id
 
 logger = logging.getLogger(__name__)
 
@@ -39,6 +42,19 @@ def invalid_field(code: str, message: str, field: str | None) -> ApiError:
     """A 422 about one body field, its `details` shaped like a `validation_error`'s."""
     problem = {"field": field, "location": "body", "type": code, "message": message}
     return ApiError(422, code, message, [problem])
+
+
+Found = TypeVar("Found")
+
+
+async def find_owned(
+    kind: str, resource_id: str, lookup: Callable[[], Awaitable[Found | None]]
+) -> Found:
+    """The caller's resource, looked up only for an id of our shape; a 404 otherwise."""
+    found = await lookup() if is_id(resource_id) else None
+    if found is None:
+        raise not_found(kind, resource_id)
+    return found
 
 
 def not_found(kind: str, resource_id: str) -> ApiError:

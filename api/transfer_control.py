@@ -11,7 +11,7 @@ from typing import Any
 from sqlmodel.ext.asyncio.session import AsyncSession
 from temporalio.client import Client
 
-from api.errors import ApiError, invalid_field, not_found
+from api.errors import ApiError, find_owned, invalid_field
 from api.schemas.transfers import AttemptOut, TransferOut, WarmTransferBody
 from api.updates import run_update
 from trunkline import transfers
@@ -120,9 +120,11 @@ async def owned_transfer(
     session: AsyncSession, call: Call, transfer_id: str, *, warm: bool = False
 ) -> Transfer:
     """The call's transfer (404 otherwise); with `warm`, one that screens (409 otherwise)."""
-    transfer = await transfers.get_transfer(session, call.organization_id, call.id, transfer_id)
-    if transfer is None:
-        raise not_found("transfer", transfer_id)
+    transfer = await find_owned(
+        "transfer",
+        transfer_id,
+        lambda: transfers.get_transfer(session, call.organization_id, call.id, transfer_id),
+    )
     if warm and transfer.kind != "warm":
         raise ApiError(409, "not_a_warm_transfer", f"transfer {transfer.id} is a blind transfer")
     return transfer

@@ -5,11 +5,10 @@ from typing import Any
 from fastapi import APIRouter, Response
 
 from api.deps import CurrentOrganization, DbSession
-from api.errors import ApiError, error_responses, not_found
+from api.errors import ApiError, error_responses, find_owned
 from api.schemas.agents import AgentCreate, AgentOut, AgentPage, AgentUpdate
 from api.schemas.common import PageCursor, PageLimit
 from trunkline import agents
-from trunkline.ids import is_id
 from trunkline.models import Agent
 
 router = APIRouter(prefix="/v1/agents", tags=["agents"], responses=error_responses(401, 422))
@@ -42,10 +41,9 @@ def _agent_out(agent: Agent) -> AgentOut:
 
 
 async def _owned_agent(session: DbSession, organization_id: str, agent_id: str) -> Agent:
-    agent = await agents.get_agent(session, organization_id, agent_id) if is_id(agent_id) else None
-    if agent is None:
-        raise not_found("agent", agent_id)
-    return agent
+    return await find_owned(
+        "agent", agent_id, lambda: agents.get_agent(session, organization_id, agent_id)
+    )
 
 
 @router.post("", status_code=201, responses=error_responses(400, 415))

@@ -6,7 +6,7 @@ from typing import Annotated
 from fastapi import APIRouter, Query
 
 from api.deps import AppSettings, CurrentOrganization, DbSession, Temporal
-from api.errors import ApiError, error_responses, invalid_field, not_found
+from api.errors import ApiError, error_responses, find_owned, invalid_field
 from api.schemas.common import PageCursor, PageLimit
 from api.schemas.reports import (
     CallbackCreate,
@@ -16,7 +16,6 @@ from api.schemas.reports import (
 from trunkline import callbacks
 from trunkline.agents import get_agent
 from trunkline.calls import CallRequestError, resolve_caller_id
-from trunkline.ids import is_id
 from trunkline.models import ScheduledCallback, utcnow
 from trunkline.workflow_starts import start_callback, wake_cancelled_callback
 
@@ -91,14 +90,11 @@ async def list_callbacks(
 
 
 async def _owned(session: DbSession, organization_id: str, callback_id: str) -> ScheduledCallback:
-    row = (
-        await callbacks.get_callback(session, organization_id, callback_id)
-        if is_id(callback_id)
-        else None
+    return await find_owned(
+        "callback",
+        callback_id,
+        lambda: callbacks.get_callback(session, organization_id, callback_id),
     )
-    if row is None:
-        raise not_found("callback", callback_id)
-    return row
 
 
 @router.get("/{callback_id}", responses=error_responses(404))

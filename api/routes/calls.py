@@ -7,7 +7,7 @@ from fastapi import APIRouter, Header, Query
 from temporalio.service import RPCError
 
 from api.deps import AppSettings, CurrentOrganization, DbSession, Temporal
-from api.errors import ApiError, error_responses, invalid_field, not_found
+from api.errors import ApiError, error_responses, find_owned, invalid_field
 from api.schemas.calls import (
     AttemptOut,
     CallEventOut,
@@ -23,7 +23,6 @@ from api.schemas.calls import (
 from api.schemas.common import PageCursor, PageLimit
 from api.updates import run_update
 from trunkline import calls, deliveries
-from trunkline.ids import is_id
 from trunkline.models import Call, WebhookDelivery
 from trunkline.phone import E164
 from trunkline.workflow_io import CallStatus, HangupRequest
@@ -82,10 +81,9 @@ def call_out(call: Call) -> CallOut:
 
 
 async def owned_call(session: DbSession, organization_id: str, call_id: str) -> Call:
-    call = await calls.get_call(session, organization_id, call_id) if is_id(call_id) else None
-    if call is None:
-        raise not_found("call", call_id)
-    return call
+    return await find_owned(
+        "call", call_id, lambda: calls.get_call(session, organization_id, call_id)
+    )
 
 
 @router.post("/v1/sessions/phone", status_code=201, responses=error_responses(400, 409, 415, 503))
@@ -227,13 +225,11 @@ async def retry_webhook_delivery(
     temporal: Temporal,
 ) -> DeliveryOut:
     """Deliver again now: a waiting delivery attempts at once, a finished one is replayed."""
-    delivery = (
-        await deliveries.get_delivery(session, organization.id, delivery_id)
-        if is_id(delivery_id)
-        else None
+    delivery = await find_owned(
+        "webhook delivery",
+        delivery_id,
+        lambda: deliveries.get_delivery(session, organization.id, delivery_id),
     )
-    if delivery is None:
-        raise not_found("webhook delivery", delivery_id)
     workflow_id = f"webhook-{delivery.id}"
     try:
         if delivery.status == "pending":

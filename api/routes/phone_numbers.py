@@ -5,7 +5,7 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Query, Request, Response
 
 from api.deps import AppSettings, CurrentOrganization, DbSession
-from api.errors import ApiError, error_responses, not_found
+from api.errors import ApiError, error_responses, find_owned
 from api.schemas.common import PageCursor, PageLimit
 from api.schemas.phone_numbers import (
     AvailableNumberOut,
@@ -17,7 +17,6 @@ from api.schemas.phone_numbers import (
     SipTrunkImport,
 )
 from trunkline import phone_numbers
-from trunkline.ids import is_id
 from trunkline.models import PhoneNumber
 from trunkline.organizations import MICROS_PER_CREDIT
 from trunkline.phone_numbers import Direction, PhoneNumberError
@@ -66,14 +65,11 @@ def _new_number(body: PhoneNumberCreate, organization_id: str) -> PhoneNumber:
 
 
 async def _owned(session: DbSession, organization_id: str, number_id: str) -> PhoneNumber:
-    number = (
-        await phone_numbers.get_number(session, organization_id, number_id)
-        if is_id(number_id)
-        else None
+    return await find_owned(
+        "phone number",
+        number_id,
+        lambda: phone_numbers.get_number(session, organization_id, number_id),
     )
-    if number is None:
-        raise not_found("phone number", number_id)
-    return number
 
 
 @router.get("/available", responses=error_responses(502))
