@@ -1,5 +1,9 @@
 """Activities of a scheduled callback: when it is due, and placing its call."""
 
+from typing import Any
+
+from sqlalchemy import update
+from sqlmodel import col
 from sqlmodel.ext.asyncio.session import AsyncSession
 from temporalio import activity
 from temporalio.client import Client
@@ -8,7 +12,7 @@ from temporalio.exceptions import ApplicationError
 from trunkline.callbacks import set_status
 from trunkline.calls import CallRequestError, create_outbound_call
 from trunkline.db import Database
-from trunkline.models import Call, ScheduledCallback
+from trunkline.models import ScheduledCallback, utcnow
 from trunkline.workflow_io import CallbackInput, CallbackPlan, CallbackResult
 from trunkline.workflow_starts import start_call
 
@@ -50,9 +54,9 @@ class CallbackActivities:
                     idempotency_key=f"callback-{callback.id}",
                 )
             except CallRequestError as error:
-                await _mark(session, callback.id, status="failed", reason=error.message)
+                await _record(session, callback.id, status="failed", status_reason=error.message)
                 return CallbackResult(callback_id=callback.id, status="failed")
-            await _link(session, callback.id, call)
+            await _record(session, callback.id, placed_call_id=call.id)
         await start_call(self._temporal, activity.info().task_queue, call)
         return CallbackResult(callback_id=callback.id, status="placed", call_id=call.id)
 
@@ -70,17 +74,11 @@ def _call_request(callback: ScheduledCallback) -> dict:
     return request
 
 
-async def _link(session: AsyncSession, callback_id: str, call: Call) -> None:
-    """Tie the placed call and its callback to each other."""
-    callback = await session.get_one(ScheduledCallback, callback_id)
-    callback.placed_call_id = call.id
-    call.callback_id = callback_id
-    session.add_all([callback, call])
-    await session.commit()
-
-
-async def _mark(session: AsyncSession, callback_id: str, *, status: str, reason: str) -> None:
-    callback = await session.get_one(ScheduledCallback, callback_id)
-    callback.status, callback.status_reason = status, reason
-    session.add(callback)
+async def _record(session: AsyncSession, callback_id: str, **values: Any) -> None:
+    """Record what became of a callback this activity claimed (its call, or why it failed)."""
+    await session.exec(
+        update(ScheduledCallback)
+        .where(col(ScheduledCallback.id) == callback_id)
+        .values(updated_at=utcnow(), **values)
+    )
     await session.commit()

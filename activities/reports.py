@@ -165,8 +165,7 @@ class ReportActivities:
     async def charge(self, ref: ReportRef) -> None:
         """Deduct the report's total from the organization's credits, once per call."""
         async with self._database.session() as session:
-            report = await session.get_one(CallReport, ref.report_id)
-            await charge_once(session, ref.session_id, report.cost_breakdown.get("total", 0))
+            await charge_once(session, await session.get_one(CallReport, ref.report_id))
 
     @activity.defn(name="schedule_requested_callback")
     async def schedule_callback(self, ref: ReportRef) -> None:

@@ -123,7 +123,10 @@ async def _async(value: Any) -> Any:
 
 @pytest.mark.usefixtures("worker")
 async def test_finalize_with_each_flag(
-    tenant: Tenant, simulator: Simulator, receiver: WebhookReceiver
+    tenant: Tenant,
+    simulator: Simulator,
+    receiver: WebhookReceiver,
+    local_temporal: WorkflowEnvironment,
 ) -> None:
     line = await reporting_line(tenant, receiver)
     call_id = await a_finished_call(tenant, simulator, line)
@@ -153,7 +156,11 @@ async def test_finalize_with_each_flag(
     await finalize(forceAnalysis=True, retryWebhook=True)
     await report_when(tenant, call_id, version=3)
     await eventually(lambda: _async(len(post_calls(receiver)) == 3), 20)
-    await finalize()  # nothing asked: nothing new
+    await finalize()  # nothing asked: nothing new, once that run has finished
+    await local_temporal.client.get_workflow_handle(f"report-{call_id}").result()
+    assert (await report_when(tenant, call_id))["analysisVersion"] == 3
+    deliveries = (await tenant.http.get(f"/v1/calls/{call_id}/webhook-deliveries")).json()["data"]
+    assert [d["eventType"] for d in deliveries].count("call.report") == 3
     versions = [json.loads(r.body)["analysis_version"] for r in post_calls(receiver)]
     assert versions == [1, 2, 3]  # version 2 went out only when asked (retryWebhook)
     after = (await tenant.http.get("/v1/organization")).json()["credits"]

@@ -121,8 +121,6 @@ async def set_status(
     callback_id: str,
     status: str,
     reason: str | None = None,
-    *,
-    placed_call_id: str | None = None,
 ) -> bool:
     """Move a `scheduled` callback on, in one UPDATE; False when it had moved on already."""
     statement = (
@@ -132,7 +130,6 @@ async def set_status(
         .values(
             status=status,
             status_reason=reason,
-            placed_call_id=placed_call_id,
             updated_at=utcnow(),
         )
     )

@@ -182,8 +182,6 @@ class Call(SQLModel, table=True):
     recording_egress_id: str | None = None
     charged_micros: int | None = None
     """What the call cost the organization's credits, once charged (charged once)."""
-    callback_id: str | None = None
-    """The scheduled callback that placed this call."""
 
 
 class CallEvent(SQLModel, table=True):

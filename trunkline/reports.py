@@ -15,14 +15,13 @@ from trunkline.models import (
     Call,
     CallMessage,
     CallReport,
-    Organization,
     ScheduledCallback,
     TranscriptEntry,
     Transfer,
     TransferAttempt,
     utcnow,
 )
-from trunkline.organizations import MICROS_PER_CREDIT
+from trunkline.organizations import MICROS_PER_CREDIT, change_credits
 from trunkline.pipeline import AnalysisConfig
 from trunkline.transcripts import transcript
 from trunkline.transfers import attempts_of, messages_of, transfers_of_call
@@ -214,22 +213,16 @@ def callback_fields(callback: ScheduledCallback) -> dict[str, Any]:
     }
 
 
-async def charge_once(session: AsyncSession, call_id: str, total_credits: float) -> bool:
-    """Deduct a call's cost from its organization's credits, in one transaction, once ever."""
-    micros = round(total_credits * MICROS_PER_CREDIT)
+async def charge_once(session: AsyncSession, report: CallReport) -> bool:
+    """Deduct the report's total from its organization's credits, in one transaction with the
+    call's charged mark, once per call ever (a later version is not charged again)."""
+    micros = round(report.cost_breakdown.get("total", 0) * MICROS_PER_CREDIT)
     marked = await session.exec(
         update(Call)
-        .where(col(Call.id) == call_id, col(Call.charged_micros).is_(None))
+        .where(col(Call.id) == report.call_id, col(Call.charged_micros).is_(None))
         .values(charged_micros=micros)
     )
     if marked.rowcount != 1:  # type: ignore[attr-defined]
         await session.rollback()
         return False
-    call = await session.get_one(Call, call_id)
-    await session.exec(
-        update(Organization)
-        .where(col(Organization.id) == call.organization_id)
-        .values(credits_micros=col(Organization.credits_micros) - micros)
-    )
-    await session.commit()
-    return True
+    return await change_credits(session, report.organization_id, -micros, allow_negative=True)

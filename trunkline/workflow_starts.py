@@ -33,16 +33,21 @@ async def start_call(
         )
 
 
-async def start_report(client: Client, task_queue: str, request: ReportRequest) -> None:
-    """Start the call's report workflow; while one runs, that one stands (idempotent)."""
-    await client.start_workflow(
-        "PostCallReportWorkflow",
-        request,
-        id=f"report-{request.session_id}",
-        task_queue=task_queue,
-        id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
-        static_summary=f"post-call report of {request.session_id}",
-    )
+async def start_report(client: Client, task_queue: str, request: ReportRequest) -> bool:
+    """Start a run of the call's report workflow; False when one is running, which then
+    stands (idempotent), with this request's flags unapplied."""
+    try:
+        await client.start_workflow(
+            "PostCallReportWorkflow",
+            request,
+            id=f"report-{request.session_id}",
+            task_queue=task_queue,
+            id_conflict_policy=WorkflowIDConflictPolicy.FAIL,
+            static_summary=f"post-call report of {request.session_id}",
+        )
+    except WorkflowAlreadyStartedError:
+        return False
+    return True
 
 
 async def start_callback(client: Client, task_queue: str, callback_id: str) -> None:

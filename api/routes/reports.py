@@ -3,8 +3,7 @@
 from typing import Annotated
 
 from fastapi import APIRouter, Query
-from temporalio.client import WorkflowExecutionStatus
-from temporalio.service import RPCError, RPCStatusCode
+from temporalio.service import RPCError
 
 from api.deps import AppSettings, CurrentOrganization, DbSession, Temporal
 from api.errors import ApiError, error_responses, not_found
@@ -74,30 +73,17 @@ async def finalize_report(
         session_id=call.id, force_analysis=body.force_analysis, retry_webhook=body.retry_webhook
     )
     try:
-        running = await _report_running(temporal, call.id)
-        if not running:
-            await start_report(temporal, settings.temporal_task_queue, request)
+        started = await start_report(temporal, settings.temporal_task_queue, request)
     except RPCError as exc:
         raise ApiError(503, "temporarily_unavailable", str(exc)) from exc
     return FinalizeOut(
         call_id=call.id,
         workflow_id=f"report-{call.id}",
-        already_running=running,
+        already_running=not started,
         force_analysis=body.force_analysis,
         retry_webhook=body.retry_webhook,
         report=await report_out(session, call, await latest_report(session, call.id)),
     )
-
-
-async def _report_running(temporal: Temporal, call_id: str) -> bool:
-    """Whether a report run for the call is going (a finalize then joins it, flags unapplied)."""
-    try:
-        description = await temporal.get_workflow_handle(f"report-{call_id}").describe()
-    except RPCError as exc:
-        if exc.status == RPCStatusCode.NOT_FOUND:
-            return False
-        raise
-    return description.status == WorkflowExecutionStatus.RUNNING
 
 
 @router.get("/transcript")
