@@ -12,7 +12,8 @@ from temporalio.client import Client
 from activities.common import load_call
 from trunkline.analysis.llm import LlmAnalysisFailed, LlmAnalyzer
 from trunkline.analysis.rules import Analysis, CallFacts, analyze
-from trunkline.callbacks import schedule_requested_callback
+from trunkline.callbacks import callee_zone, schedule_requested_callback
+from trunkline.calls import call_party
 from trunkline.costs import cost_breakdown
 from trunkline.db import Database
 from trunkline.deliveries import new_delivery
@@ -104,14 +105,15 @@ class ReportActivities:
 
     @staticmethod
     async def _zone(session: AsyncSession, call: Call) -> ZoneInfo:
+        """Where "3 pm" is meant: the caller's zone when their number tells, else the org's."""
         organization = await session.get_one(Organization, call.organization_id)
-        return ZoneInfo(organization.timezone)
+        return callee_zone(organization, call_party(call))
 
     async def _analysis(
         self, facts: CallFacts, config: AnalysisConfig
     ) -> tuple[Analysis, str, str | None]:
         """The rules' analysis, or the LLM's when one is configured and answers usably."""
-        rules = analyze(facts)
+        rules = await asyncio.to_thread(analyze, facts)  # customers' patterns: off the loop
         if not self._settings.analysis_llm_base_url:
             return rules, "rules", None
         llm = LlmAnalyzer(

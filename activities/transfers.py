@@ -11,7 +11,7 @@ from temporalio.exceptions import ApplicationError
 
 from activities.common import dial_failed, load_call
 from trunkline.call_signals import CONSULTATION_HEADER, phone_participant
-from trunkline.calls import agent_token, screening_scope
+from trunkline.calls import agent_token, call_party, screening_scope
 from trunkline.db import Database
 from trunkline.models import Call, Transfer, TransferAttempt, utcnow
 from trunkline.providers.errors import CallFailed, ProviderError, ProviderRejected
@@ -318,11 +318,6 @@ class TransferActivities:
         except ProviderRejected as exc:
             if exc.code != "not_found":  # the room closed: nobody is left to tell
                 raise
-
-
-def call_party(call: Call) -> str:
-    """The person on the other end of the call: the callee (outbound) or the caller (inbound)."""
-    return call.to_number if call.direction == "outbound" else call.from_number
 
 
 def _sip_uri(number: str) -> str:

@@ -15,7 +15,7 @@ from api.errors import ApiError, find_owned, invalid_field
 from api.schemas.transfers import AttemptOut, TransferOut, WarmTransferBody
 from api.updates import run_update
 from trunkline import transfers
-from trunkline.calls import CallRequestError, resolve_caller_id
+from trunkline.calls import CallRequestError, our_number, resolve_caller_id
 from trunkline.ids import new_id
 from trunkline.models import Call, Transfer
 from trunkline.pipeline import TransferCallTool, TransferDestination
@@ -86,7 +86,7 @@ async def warm_transfer(
 
 async def consultation_caller_id(session: AsyncSession, call: Call, requested: str | None) -> str:
     """`from` when given (ours, dialling out); else the call's own number, else the default."""
-    ours = call.from_number if call.direction == "outbound" else call.to_number
+    ours = our_number(call)
     organization_id, agent_id = call.organization_id, call.agent_id
     try:
         if requested is None:

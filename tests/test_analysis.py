@@ -123,6 +123,8 @@ def test_the_summary_says_who_how_long_and_what() -> None:
         ({"name": "b", "type": "boolean", "keywords": ["premium"]}, "the basic one", False),
         ({"name": "order", "pattern": r"order (\w+)"}, "my order AB12 is late", "AB12"),
         ({"name": "email", "type": "email"}, "no address here", None),
+        # a custom pattern that captured no number: no value, never an analysis that fails
+        ({"name": "n", "type": "number", "pattern": r"order (\w+)"}, "my order ABC", None),
     ],
 )
 def test_extraction_rules(rule: dict, text: str, value: object) -> None:

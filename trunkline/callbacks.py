@@ -15,10 +15,12 @@ from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from trunkline.calling_window import next_in_window, parse_clock
+from trunkline.calls import call_party, our_number
 from trunkline.ids import new_id
 from trunkline.models import Call, CallReport, Organization, ScheduledCallback, utcnow
 from trunkline.number_zones import zone_for_number
 from trunkline.pagination import PageOf, paginate
+from trunkline.phone import is_e164
 
 
 def callee_zone(organization: Organization, number: str) -> ZoneInfo:
@@ -94,16 +96,15 @@ async def schedule_requested_callback(
 ) -> ScheduledCallback | None:
     """The callback a caller asked for in this call (one per call, whatever the re-analyses)."""
     requested = (report.callback_request or {}).get("at")
-    if not requested or not call.agent_id:
-        return None
+    if not requested or not call.agent_id or not is_e164(call_party(call)):
+        return None  # nobody to call back (an anonymous or unparseable caller)
     organization = await session.get_one(Organization, call.organization_id)
-    ours = call.from_number if call.direction == "outbound" else call.to_number
     callback = await create_callback(
         session,
         organization,
         agent_id=call.agent_id,
-        to=call.to_number if call.direction == "outbound" else call.from_number,
-        from_number=ours,
+        to=call_party(call),
+        from_number=our_number(call),
         requested_at=datetime.fromisoformat(requested),
         metadata={"callbackRequest": report.callback_request.get("text")},  # type: ignore[union-attr]
         source="analysis",

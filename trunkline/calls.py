@@ -27,6 +27,16 @@ class CallRequestError(Exception):
         self.field = field
 
 
+def call_party(call: Call) -> str:
+    """The person on the other end of the call: the callee (outbound) or the caller (inbound)."""
+    return call.to_number if call.direction == "outbound" else call.from_number
+
+
+def our_number(call: Call) -> str:
+    """Our end of the call: the caller ID (outbound) or the number dialled (inbound)."""
+    return call.from_number if call.direction == "outbound" else call.to_number
+
+
 def new_call(**fields: Any) -> Call:
     """A call row with its id, LiveKit room and phone participant named after the session."""
     session_id = new_id("session")

@@ -15,4 +15,12 @@ def check_e164(value: str) -> str:
     return value
 
 
+def is_e164(value: str) -> bool:
+    try:
+        check_e164(value)
+    except ValueError:
+        return False
+    return True
+
+
 E164 = Annotated[str, AfterValidator(check_e164)]

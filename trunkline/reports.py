@@ -10,6 +10,7 @@ from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from trunkline.analysis.rules import Analysis, CallFacts
+from trunkline.calls import call_party
 from trunkline.models import (
     Agent,
     Call,
@@ -74,7 +75,7 @@ async def gather_facts(
         failure_cause=call.failure_cause,
         ended_reason=call.ended_reason,
         answered_machine=call.answered_machine,
-        party=call.to_number if call.direction == "outbound" else call.from_number,
+        party=call_party(call),
         talk_seconds=talk_seconds(call),
         transcript=[(e.role, e.text) for e in entries],
         messages=message_facts(await messages_of(session, call.id)),

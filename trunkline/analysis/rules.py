@@ -125,7 +125,10 @@ def extract(rule: ExtractionRule, text: str) -> Any:
         return None
     value = match.group(1) if match.groups() and match.group(1) else match.group(0)
     if rule.type == "number":
-        number = float(value.replace(",", "."))
+        try:
+            number = float(value.replace(",", "."))
+        except ValueError:  # a custom pattern captured something else
+            return None
         return int(number) if number.is_integer() else number
     if rule.type == "phone":
         return _phone(value)
