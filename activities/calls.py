@@ -156,6 +156,7 @@ class CallActivities:
             if amd
             else None,
             summary=f"{call.direction} call {call.from_number} → {call.to_number}, {who}",
+            record=self._settings.call_recording_enabled,
         )
 
     @activity.defn(name="run_pre_call_webhook")
@@ -307,9 +308,9 @@ class CallActivities:
 
     @activity.defn(name="start_call_recording")
     async def start_recording(self, request: CallInput) -> None:
-        """Record the answered call's room (audio), once, when recording is on."""
+        """Record the answered call's room (audio), once."""
         call = await self._call(request.session_id)
-        if not self._settings.call_recording_enabled or call.recording_egress_id:
+        if call.recording_egress_id:
             return
         recording = await self._livekit.active_recording(call.room_name)
         if recording is None:  # not started by an earlier try of this activity

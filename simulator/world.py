@@ -209,6 +209,8 @@ class World:
         """Data packets sent to rooms through the server API, in order (a repeated nonce once)."""
         self.on_dispatch: Callable[[agent_dispatch.AgentDispatch], None] | None = None
         """Called for every agent dispatch (the simulated agent joins through it)."""
+        self.egress_unavailable = False
+        """When set, every egress request fails as LiveKit's does without an egress service."""
         self._tasks: set[asyncio.Task[Any]] = set()
 
     def spawn(self, coroutine: Coroutine[Any, Any, Any]) -> asyncio.Task[Any]:
@@ -389,6 +391,8 @@ class World:
 
     def start_recording(self, request: egress.RoomCompositeEgressRequest) -> egress.EgressInfo:
         target = self._room(request.room_name)
+        if self.egress_unavailable:
+            raise TwirpError("unavailable", "no egress service is available")
         outputs = list(request.file_outputs)
         filepath = outputs[0].filepath if outputs else f"{target.name}.ogg"
         recording = Recording(egress_id=_id("EG_"), room=target.name, filepath=filepath)

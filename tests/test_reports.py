@@ -16,7 +16,7 @@ from temporalio.testing import WorkflowEnvironment
 from simulator.agent import agent_joiner
 from simulator.app import Simulator
 from simulator.scripts import SpokenLine
-from tests.calls_support import Line, call_when, place_call, script, set_up_line
+from tests.calls_support import Line, call_when, events, place_call, script, set_up_line
 from tests.conftest import Tenant
 from tests.receiver import WebhookReceiver
 from tests.servers import serving
@@ -115,6 +115,22 @@ async def test_a_completed_call_yields_a_full_report(
     assert payload["summary"] == report["summary"]
     assert payload["structured_data"] == report["structuredData"]
     assert payload["cost_breakdown"]["total"] == costs["total"]
+
+
+@pytest.mark.usefixtures("worker")
+async def test_a_call_livekit_cannot_record_goes_on_unrecorded(
+    tenant: Tenant, simulator: Simulator, receiver: WebhookReceiver
+) -> None:
+    simulator.world.egress_unavailable = True
+    line = await reporting_line(tenant, receiver)
+    call_id = await a_finished_call(tenant, simulator, line)
+    report = await report_when(tenant, call_id)
+    assert (report["outcome"], report["artifacts"].get("recording")) == ("completed", None)
+    recording = next(i for i in report["costBreakdown"]["items"] if i["item"] == "recording")
+    assert (recording["minutes"], recording["amount"]) == (0, 0)
+    # LiveKit is asked three times, over longer than the call lasts: the failure still counts
+    [failed] = [e for e in await events(tenant, call_id) if e["type"] == "recording.failed"]
+    assert f"record call-{call_id}" in failed["detail"]
 
 
 async def _async(value: Any) -> Any:

@@ -77,6 +77,8 @@ class CallPlan(BaseModel):
     watchdog_seconds: float
     amd: AmdSettings | None
     summary: str
+    record: bool = True
+    """Whether to record the call (CALL_RECORDING_ENABLED); plans stored before it recorded."""
 
 
 class ProviderSignal(BaseModel):

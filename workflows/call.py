@@ -17,7 +17,6 @@ with workflow.unsafe.imports_passed_through():
     from activities.calls import CallActivities
     from activities.transfers import TransferActivities
     from trunkline.call_signals import RECIPIENT_PREFIX
-    from trunkline.providers.errors import SIP_REASON_PHRASES
     from trunkline.temporal import (
         AGENT_ID,
         DIRECTION,
@@ -50,13 +49,17 @@ with workflow.unsafe.imports_passed_through():
         TransferView,
         WarmTransferRequest,
     )
+    from workflows.activity_options import (
+        DIAL_MARGIN,
+        DIAL_RETRY,
+        HEARTBEAT,
+        QUICK,
+        RETRY,
+        dial_failure,
+    )
     from workflows.warm_transfer import WarmTransferWorkflow
 
 _RANK = {"queued": 0, "dialing": 1, "ringing": 2, "in-progress": 3, "ended": 4, "failed": 4}
-_QUICK = timedelta(seconds=30)
-_RETRY = RetryPolicy(initial_interval=timedelta(seconds=1), maximum_interval=timedelta(seconds=30))
-_DIAL_MARGIN = timedelta(seconds=20)
-_HEARTBEAT = timedelta(seconds=10)
 
 
 @workflow.defn
@@ -81,6 +84,8 @@ class CallWorkflow:
         self._transfer_inbox: list[TransferProgress] = []
         self._blind_in_flight = False
         self._hangup_during_transfer: str | None = None
+        self._phone_gone = False
+        """The caller (inbound) or callee (outbound) has left: a warm transfer ends for it."""
         self._transferred_away = False
         self._recipient: str | None = None
         """The warm transfer's recipient, once bridged into the caller's room."""
@@ -104,8 +109,7 @@ class CallWorkflow:
 
     @hang_up.validator
     def _hang_up_allowed(self, request: HangupRequest) -> None:
-        if self._terminal:
-            raise ApplicationError(f"the call has already {self._status}", type="CallEnded")
+        self._require_not_over()
 
     @workflow.update
     def report_amd(self, verdict: str) -> CallView:
@@ -117,8 +121,7 @@ class CallWorkflow:
     def _amd_allowed(self, verdict: str) -> None:
         if verdict not in ("human", "machine"):
             raise ApplicationError("verdict must be human or machine", type="InvalidVerdict")
-        if self._terminal:
-            raise ApplicationError(f"the call has already {self._status}", type="CallEnded")
+        self._require_not_over()
 
     @workflow.signal
     def transfer_progress(self, progress: TransferProgress) -> None:
@@ -201,9 +204,15 @@ class CallWorkflow:
     def _warm_allowed(self, request: WarmTransferRequest) -> None:
         self._require_transferable()
 
+    def _require_not_over(self, *, ending_counts: bool = False) -> None:
+        """Refuse an update once the call has ended (or, when `ending_counts`, is ending)."""
+        if self._terminal:
+            raise ApplicationError(f"the call has already {self._status}", type="CallEnded")
+        if ending_counts and self._end_request is not None:
+            raise ApplicationError("the call is being hung up", type="CallEnded")
+
     def _require_transferable(self) -> None:
-        if self._terminal or self._end_request is not None:
-            raise ApplicationError("the call has ended or is ending", type="CallEnded")
+        self._require_not_over(ending_counts=True)
         if self._status != "in-progress":
             raise ApplicationError(
                 f"the call is {self._status}, not in progress", type="CallNotInProgress"
@@ -256,9 +265,9 @@ class CallWorkflow:
         if not self._terminal:
             await self._converse(plan)
         await self._settle_transfer()
+        await self._settle_recording()
         await self._act(CallActivities.hang_up)
         await self._drain_inbox()
-        await self._report_recording_failure()
         if workflow.patched("post-call-report"):
             await self._act(CallActivities.start_report)
         code = self._failure[1] if self._failure else None
@@ -283,12 +292,8 @@ class CallWorkflow:
         dial = workflow.start_activity_method(
             CallActivities.dial,
             CallInput(session_id=self._session_id),
-            start_to_close_timeout=timedelta(seconds=plan.ringing_timeout_seconds) + _DIAL_MARGIN,
-            retry_policy=RetryPolicy(
-                initial_interval=timedelta(seconds=1),
-                maximum_attempts=3,
-                non_retryable_error_types=["CallFailed"],
-            ),
+            start_to_close_timeout=timedelta(seconds=plan.ringing_timeout_seconds) + DIAL_MARGIN,
+            retry_policy=DIAL_RETRY,
         )
         while not dial.done():
             await workflow.wait_condition(
@@ -309,14 +314,9 @@ class CallWorkflow:
             await self._move("trunkline", "call.answered", "in-progress")
 
     async def _dial_failed(self, error: ActivityError) -> None:
-        cause = error.cause
-        if isinstance(cause, ApplicationError) and cause.type == "CallFailed":
-            failure_cause, code, phrase = cause.details
-            self._failure = (failure_cause, code, phrase or SIP_REASON_PHRASES.get(code or 0))
-            await self._finish("failed", failure_cause, detail=str(cause.message))
-        else:
-            self._failure = ("error", None, None)
-            await self._finish("failed", "error", detail=str(cause or error))
+        failure = dial_failure(error)
+        self._failure = (failure.cause, failure.sip_status_code, failure.sip_status)
+        await self._finish("failed", failure.cause, detail=failure.detail)
 
     async def _connect_inbound(self) -> None:
         try:
@@ -330,11 +330,11 @@ class CallWorkflow:
 
     async def _converse(self, plan: CallPlan) -> None:
         """In progress: follow events, AMD and requests until the call ends."""
-        if workflow.patched("record-calls"):
+        if workflow.patched("record-calls") and plan.record:
             self._recording = workflow.start_activity_method(
                 CallActivities.start_recording,
                 CallInput(session_id=self._session_id),
-                start_to_close_timeout=_QUICK,
+                start_to_close_timeout=QUICK,
                 retry_policy=RetryPolicy(maximum_attempts=3),
             )
         ends_at = workflow.now() + timedelta(seconds=plan.max_duration_seconds)
@@ -366,11 +366,15 @@ class CallWorkflow:
             if self._end_request and not self._terminal:
                 await self._finish("ended", self._end_request)
 
-    async def _report_recording_failure(self) -> None:
-        """A call goes on unrecorded when LiveKit cannot record it; the events say so."""
-        recording = self._recording
-        if recording is not None and recording.done() and recording.exception():
-            await self._record("trunkline", "recording.failed", detail=str(recording.exception()))
+    async def _settle_recording(self) -> None:
+        """Let the recording's start finish before the room closes (its retries bound the wait);
+        a call LiveKit could not record went on unrecorded, and the events say so."""
+        if self._recording is None:
+            return
+        try:
+            await self._recording
+        except ActivityError as error:
+            await self._record("trunkline", "recording.failed", detail=str(error.cause or error))
 
     async def _on_timer(self, plan: CallPlan, ends_at: Any, amd_until: Any) -> None:
         now = workflow.now()
@@ -382,6 +386,7 @@ class CallWorkflow:
         else:
             probe: ProbeResult = await self._act(CallActivities.probe)
             if not probe.phone_present:
+                self._phone_gone = True
                 await self._finish("ended", "phone_leg_gone", event="watchdog.phone_gone")
 
     async def _on_verdict(self, plan: CallPlan, verdict: str, reporter: str) -> None:
@@ -422,6 +427,7 @@ class CallWorkflow:
         if self._status != "in-progress":
             return
         if self._phone_left(signal):
+            self._phone_gone = True
             reason = self._phone_hangup_reason(signal)
             if self._transferred_away:
                 await self._finish("ended", "transferred")
@@ -477,8 +483,8 @@ class CallWorkflow:
                 TransferActivities.blind,
                 request,
                 start_to_close_timeout=timedelta(seconds=request.ringing_timeout_seconds)
-                + _DIAL_MARGIN,
-                heartbeat_timeout=_HEARTBEAT,
+                + DIAL_MARGIN,
+                heartbeat_timeout=HEARTBEAT,
                 retry_policy=RetryPolicy(maximum_attempts=1),
             )
         except ActivityError as error:
@@ -548,12 +554,9 @@ class CallWorkflow:
         if child is None:
             return
         if self._warm_transfer_running() and not child.done():
-            caller_left = (self._ended_reason or "").endswith("hung_up") or (
-                self._ended_reason == "phone_leg_gone"
-            )
             with contextlib.suppress(FailureError):  # it finished meanwhile
                 await child.signal(
-                    WarmTransferWorkflow.call_ended, CallEnded(caller_left=caller_left)
+                    WarmTransferWorkflow.call_ended, CallEnded(caller_left=self._phone_gone)
                 )
         while not child.done():
             await workflow.wait_condition(lambda: bool(self._transfer_inbox) or child.done())
@@ -617,7 +620,7 @@ class CallWorkflow:
         new_status = status or self._status
         changed = new_status != self._status
         self._sequence += 1
-        await workflow.execute_activity_method(
+        await self._act_with(
             CallActivities.record_event,
             CallEventRecord(
                 session_id=self._session_id,
@@ -627,8 +630,6 @@ class CallWorkflow:
                 status=new_status,
                 **facts,
             ),
-            start_to_close_timeout=_QUICK,
-            retry_policy=_RETRY,
         )
         self._status = new_status  # only once stored, so readers of the call row agree
         if changed:
@@ -641,7 +642,7 @@ class CallWorkflow:
         )
 
     async def _act_with(self, activity: Any, argument: Any, *, attempts: int | None = None) -> Any:
-        retry = _RETRY if attempts is None else RetryPolicy(maximum_attempts=attempts)
+        retry = RETRY if attempts is None else RetryPolicy(maximum_attempts=attempts)
         return await workflow.execute_activity_method(
-            activity, argument, start_to_close_timeout=_QUICK, retry_policy=retry
+            activity, argument, start_to_close_timeout=QUICK, retry_policy=retry
         )

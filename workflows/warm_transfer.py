@@ -38,11 +38,15 @@ with workflow.unsafe.imports_passed_through():
         TransferView,
         WarmTransferPlan,
     )
+    from workflows.activity_options import (
+        DIAL_MARGIN,
+        DIAL_RETRY,
+        HEARTBEAT,
+        QUICK,
+        RETRY,
+        dial_failure,
+    )
 
-_QUICK = timedelta(seconds=30)
-_RETRY = RetryPolicy(initial_interval=timedelta(seconds=1), maximum_interval=timedelta(seconds=30))
-_DIAL_MARGIN = timedelta(seconds=20)
-_HEARTBEAT = timedelta(seconds=10)
 _DECLINED_CODE = 603
 
 Decision = tuple[str, str | None]
@@ -51,13 +55,11 @@ Failure = tuple[str, int | None, str | None]
 """Why an attempt did not end in a bridge: (outcome, SIP code, detail)."""
 
 
-def _dial_failure(error: ActivityError) -> Failure:
+def _dial_outcome(error: ActivityError) -> Failure:
     """The attempt's outcome for a dial that failed: busy, no-answer, declined (603)…"""
-    cause = error.cause
-    if isinstance(cause, ApplicationError) and cause.type == "CallFailed":
-        failure_cause, code, _ = cause.details
-        return ("declined" if code == _DECLINED_CODE else failure_cause), code, str(cause.message)
-    return "error", None, str(cause or error)
+    failure = dial_failure(error)
+    declined = failure.sip_status_code == _DECLINED_CODE
+    return ("declined" if declined else failure.cause), failure.sip_status_code, failure.detail
 
 
 @workflow.defn
@@ -248,14 +250,10 @@ class WarmTransferWorkflow:
         dial = workflow.start_activity_method(
             TransferActivities.dial_consultation,
             leg,
-            start_to_close_timeout=timedelta(seconds=leg.ringing_timeout_seconds) + _DIAL_MARGIN,
-            heartbeat_timeout=_HEARTBEAT,
+            start_to_close_timeout=timedelta(seconds=leg.ringing_timeout_seconds) + DIAL_MARGIN,
+            heartbeat_timeout=HEARTBEAT,
             cancellation_type=ActivityCancellationType.WAIT_CANCELLATION_COMPLETED,
-            retry_policy=RetryPolicy(
-                initial_interval=timedelta(seconds=1),
-                maximum_attempts=3,
-                non_retryable_error_types=["CallFailed"],
-            ),
+            retry_policy=DIAL_RETRY,
         )
         await workflow.wait_condition(
             lambda: dial.done() or self._call_over is not None or self._decision is not None
@@ -268,7 +266,7 @@ class WarmTransferWorkflow:
         try:
             await dial
         except ActivityError as error:
-            return _dial_failure(error)
+            return _dial_outcome(error)
         return None
 
     def _interrupted(self) -> Failure:
@@ -354,7 +352,7 @@ class WarmTransferWorkflow:
             await workflow.execute_activity_method(
                 TransferActivities.bridge,
                 leg,
-                start_to_close_timeout=_QUICK,
+                start_to_close_timeout=QUICK,
                 retry_policy=RetryPolicy(
                     initial_interval=timedelta(seconds=1),
                     maximum_attempts=5,
@@ -462,5 +460,5 @@ class WarmTransferWorkflow:
 
     async def _act(self, activity: Any, argument: Any) -> Any:
         return await workflow.execute_activity_method(
-            activity, argument, start_to_close_timeout=_QUICK, retry_policy=_RETRY
+            activity, argument, start_to_close_timeout=QUICK, retry_policy=RETRY
         )
