@@ -199,6 +199,7 @@ class TransferActivities:
         """Dial the destination into the consultation room and wait for the answer, once."""
         if await self._recipient_in(leg.room_name, leg):  # a retry: the leg was placed before
             await heartbeating(self._answer_of(leg))
+            await self._answered(leg)
             return DialOutcome(answered=True)
         try:
             await heartbeating(
@@ -217,12 +218,16 @@ class TransferActivities:
             )
         except CallFailed as failure:
             raise dial_failed(failure) from failure
+        await self._answered(leg)
+        return DialOutcome(answered=True)
+
+    async def _answered(self, leg: ConsultationLeg) -> None:
+        """Stamp the attempt's answer (once: a retried dial keeps the first time)."""
         async with self._database.session() as session:
             attempt = await find_attempt(session, leg)
             attempt.answered_at = attempt.answered_at or utcnow()
             session.add(attempt)
             await session.commit()
-        return DialOutcome(answered=True)
 
     @activity.defn(name="end_consultation")
     async def end_consultation(self, end: AttemptEnd) -> None:

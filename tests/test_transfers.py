@@ -278,6 +278,9 @@ async def test_cancel_with_try_next_and_without(
     await transfer_state(tenant, call_id, transfer["id"], "screening")
     skipped = await tenant.http.post(f"{path}/cancel", json={"tryNext": True})
     assert skipped.status_code == 200, skipped.text
+    # the answer already shows the next destination, not the one just hung up
+    assert skipped.json()["currentDestination"]["to"] == OVERFLOW
+    assert skipped.json()["attempts"][0]["outcome"] == "cancelled"
     body = await transfer_state(tenant, call_id, transfer["id"], "screening", at=OVERFLOW)
     assert [(a["to"], a["outcome"]) for a in body["attempts"]] == [
         (FRONT_DESK, "cancelled"),

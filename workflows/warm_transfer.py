@@ -69,7 +69,10 @@ class WarmTransferWorkflow:
         self._plan = plan
         self._state: TransferState = "dialing"
         self._attempt = 0
-        self._settled_attempts = 0
+        self._recorded_attempt = 0
+        """The attempt the database shows (readers of the transfer row see this one)."""
+        self._screening_open = False
+        """A recipient is on the line and a decision on them is still taken."""
         self._inbox: list[ProviderSignal] = []
         self._seen_events: set[str] = set()
         self._decision: Decision | None = None
@@ -120,12 +123,10 @@ class WarmTransferWorkflow:
     @workflow.update
     async def cancel(self, request: CancelTransfer) -> TransferView:
         """Hang up the current destination, then try the next one or stop."""
-        settled, attempt = self._settled_attempts, self._attempt
+        attempt = self._attempt
         self._decision = ("next" if request.try_next else "cancel", None)
         await workflow.wait_condition(
-            lambda: (
-                self._end_reported or (self._settled_attempts > settled and self._attempt > attempt)
-            )
+            lambda: self._end_reported or self._recorded_attempt > attempt
         )
         return self.view()
 
@@ -161,7 +162,7 @@ class WarmTransferWorkflow:
         """A recipient is on the line, undecided, and (for an agent) it is the agent's attempt."""
         if report.attempt is not None and report.attempt != self._attempt:
             raise ApplicationError(f"attempt {report.attempt} is over", type="TransferNotActive")
-        if self._state != "screening" or self._decision is not None:
+        if not self._screening_open or self._decision is not None:
             raise ApplicationError(
                 f"cannot {action} the transfer while it is {self._state}", type="TransferNotActive"
             )
@@ -189,7 +190,7 @@ class WarmTransferWorkflow:
                 ringing_timeout_seconds=plan.ringing_timeout_seconds,
             )
             if self._decision is not None:  # a cancel that came between two destinations
-                if await self._cancelled_between(leg):
+                if await self._cancelled_between(leg, self._decision[0]):
                     break
             elif destination.to in declined:
                 await self._progress("transfer.attempt.skipped", leg, detail="declined earlier")
@@ -199,16 +200,14 @@ class WarmTransferWorkflow:
             await self._wind_up()
         return self.view()
 
-    async def _cancelled_between(self, leg: ConsultationLeg) -> bool:
+    async def _cancelled_between(self, leg: ConsultationLeg, kind: str) -> bool:
         """Apply a cancel that no attempt took: stop (True), or skip this destination."""
-        kind = self._decision[0] if self._decision else "cancel"
         self._decision = None
         if kind == "cancel":
             await self._end("cancelled", RETURN_INSTRUCTIONS)
             return True
         self._attempt = leg.attempt
         await self._progress("transfer.attempt.skipped", leg, detail="skipped by a cancel")
-        self._settled_attempts += 1
         return False
 
     async def _try(self, leg: ConsultationLeg) -> str:
@@ -219,11 +218,11 @@ class WarmTransferWorkflow:
         await self._progress("transfer.attempt.dialing", leg)
         failure = await self._dial(leg)
         if failure is None:
-            if workflow.patched("screening-from-answer"):
-                self._begin_screening()
+            self._begin_screening()
             await self._set_state("screening")
             await self._progress("transfer.attempt.answered", leg)
             failure = await self._screen(leg)
+            self._screening_open = False
             if failure is None:
                 return "accepted"
         outcome, code, detail = failure
@@ -242,7 +241,6 @@ class WarmTransferWorkflow:
         self._decision = None
         if stop:
             await self._end("cancelled", RETURN_INSTRUCTIONS)
-        self._settled_attempts += 1
         return outcome
 
     async def _dial(self, leg: ConsultationLeg) -> Failure | None:
@@ -283,13 +281,12 @@ class WarmTransferWorkflow:
     def _begin_screening(self) -> None:
         """Take decisions and verdicts from the moment the recipient answers, before the state
         reaches the database: whoever reads `screening` there may act on it at once."""
-        self._state = "screening"
+        self._state, self._screening_open = "screening", True
         self._detecting = self._plan.voicemail_mode != "off"
 
     async def _screen(self, leg: ConsultationLeg) -> Failure | None:
         """The recipient is on the line: watch for voicemail, and wait for a decision."""
         plan = self._plan
-        self._detecting = plan.voicemail_mode != "off"
         detect_until = workflow.now() + timedelta(seconds=plan.voicemail_timeout_seconds)
         decide_until = workflow.now() + timedelta(seconds=plan.decision_timeout_seconds)
         while True:
@@ -365,7 +362,6 @@ class WarmTransferWorkflow:
         await self._progress(
             "transfer.completed", leg, state="completed", recipient_identity=leg.identity
         )
-        self._settled_attempts += 1
         return None
 
     async def _wind_up(self) -> None:
@@ -410,6 +406,7 @@ class WarmTransferWorkflow:
                 fallback_applied=fallback,
             ),
         )
+        self._recorded_attempt = self._attempt
         self._state = state
 
     async def _progress(
