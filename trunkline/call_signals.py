@@ -8,15 +8,13 @@ from trunkline.calls import call_by_control_id, call_by_room, get_call_by_id
 from trunkline.models import Call, ProviderEvent
 from trunkline.providers.errors import SIP_REASON_PHRASES
 from trunkline.providers.livekit import Participant
-from trunkline.workflow_io import ProviderSignal
+from trunkline.workflow_io import CONSULTATION_ROOM_PREFIX, RECIPIENT_PREFIX, ProviderSignal
 
 SESSION_HEADER = "X-Trunkline-Session-Id"
 """Carried on every SIP leg we place or bridge, so carrier events find their call."""
 CONSULTATION_HEADER = "X-Trunkline-Consultation"
 """Carried instead on a warm transfer's consultation legs, naming their room: their events go
 to the transfer."""
-CONSULTATION_ROOM_PREFIX = "consult-"
-RECIPIENT_PREFIX = "recipient-"
 
 
 def _header(payload: dict[str, Any], name: str) -> str | None:

@@ -38,6 +38,11 @@ class WebhookDeliveryUpdate(BaseModel):
     next_attempt_at: datetime | None = None
 
 
+CONSULTATION_ROOM_PREFIX = "consult-"
+"""A warm transfer's consultation rooms: `consult-{transferId}-{attempt}`."""
+RECIPIENT_PREFIX = "recipient-"
+"""A consultation leg's participant: `recipient-{transferId}-{attempt}`."""
+
 CallStatus = Literal["queued", "dialing", "ringing", "in-progress", "ended", "failed"]
 TERMINAL_STATUSES = ("ended", "failed")
 
@@ -269,11 +274,11 @@ class ConsultationLeg(BaseModel):
 
     @property
     def room_name(self) -> str:
-        return f"consult-{self.transfer_id}-{self.attempt}"
+        return f"{CONSULTATION_ROOM_PREFIX}{self.transfer_id}-{self.attempt}"
 
     @property
     def identity(self) -> str:
-        return f"recipient-{self.transfer_id}-{self.attempt}"
+        return f"{RECIPIENT_PREFIX}{self.transfer_id}-{self.attempt}"
 
 
 class AttemptEnd(LegOutcome):

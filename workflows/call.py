@@ -16,7 +16,6 @@ from temporalio.exceptions import ActivityError, ApplicationError, FailureError
 with workflow.unsafe.imports_passed_through():
     from activities.calls import CallActivities
     from activities.transfers import TransferActivities
-    from trunkline.call_signals import RECIPIENT_PREFIX
     from trunkline.temporal import (
         AGENT_ID,
         DIRECTION,
@@ -27,6 +26,7 @@ with workflow.unsafe.imports_passed_through():
     )
     from trunkline.transfers import RETURN_INSTRUCTIONS
     from trunkline.workflow_io import (
+        RECIPIENT_PREFIX,
         TERMINAL_STATUSES,
         TRANSFER_END_STATES,
         AgentNotice,

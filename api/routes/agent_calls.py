@@ -15,6 +15,7 @@ from api.routes.transfers import message_out
 from api.schemas.calls import AgentHangup, AmdReport, TranscriptAppend
 from api.schemas.transfers import (
     AgentTransferBody,
+    BlindTransferBody,
     DeclineBody,
     MessageBody,
     MessageOut,
@@ -141,9 +142,11 @@ async def transfer_call(
     destinations = tool_destinations(tool, body.to, body.label)
     metadata = {"reason": body.reason} if body.reason else {}
     if tool.mode == "blind":
-        to = destinations[0].to
-        request = {"to": to, "ringingTimeout": 30, "metadata": metadata}
-        transfer_id = await blind_transfer(temporal, call, to, 30, request, "agent")
+        blind = BlindTransferBody(to=destinations[0].to, metadata=metadata)
+        request = blind.model_dump(mode="json", by_alias=True)
+        transfer_id = await blind_transfer(
+            temporal, call, blind.to, blind.ringing_timeout, request, "agent"
+        )
     else:
         warm = WarmTransferBody.model_validate(
             {
