@@ -25,12 +25,14 @@ from trunkline.providers.telnyx import TelnyxAdapter
 from trunkline.settings import Settings, get_settings
 from trunkline.temporal import connect, ensure_search_attributes
 from trunkline.webhooks.client import WebhookClient
+from trunkline.webhooks.dispatcher import WebhookDispatcher
+from trunkline.webhooks.sender import LaneSender
 from workflows.call import CallWorkflow
 from workflows.callback import CallbackWorkflow
 from workflows.reject_inbound import RejectInboundCallWorkflow
 from workflows.report import PostCallReportWorkflow
 from workflows.warm_transfer import WarmTransferWorkflow
-from workflows.webhook_delivery import WebhookDeliveryWorkflow
+from workflows.webhook_lane import WebhookLaneWorkflow
 
 WORKFLOWS = [
     CallWorkflow,
@@ -38,7 +40,7 @@ WORKFLOWS = [
     PostCallReportWorkflow,
     RejectInboundCallWorkflow,
     WarmTransferWorkflow,
-    WebhookDeliveryWorkflow,
+    WebhookLaneWorkflow,
 ]
 
 
@@ -59,18 +61,20 @@ async def running_worker(
     )
     async with httpx.AsyncClient(timeout=15, trust_env=False) as http:
         telnyx = TelnyxAdapter(settings.telnyx_api_base_url, settings.telnyx_api_key, http)
-        deliveries = WebhookActivities(database, webhooks)
-        calls = CallActivities(database, settings, livekit, telnyx, webhooks, client)
+        sender = LaneSender(database, webhooks)
+        dispatcher = WebhookDispatcher(database, sender, client, settings.temporal_task_queue)
+        deliveries = WebhookActivities(database, sender)
+        calls = CallActivities(database, settings, livekit, telnyx, webhooks, client, dispatcher)
         transfers = TransferActivities(database, settings, livekit)
-        reports = ReportActivities(database, settings, livekit, http, client)
+        reports = ReportActivities(database, settings, livekit, http, client, dispatcher)
         callbacks = CallbackActivities(database, client)
         worker = Worker(
             client,
             task_queue=settings.temporal_task_queue,
             workflows=WORKFLOWS,
             activities=[
-                deliveries.attempt,
-                deliveries.update,
+                deliveries.attempt_lane_head,
+                deliveries.release_lane,
                 calls.prepare,
                 calls.pre_call,
                 calls.open_room,
@@ -99,10 +103,13 @@ async def running_worker(
             ],
             graceful_shutdown_timeout=timedelta(seconds=10),
         )
+        sweeps = asyncio.create_task(dispatcher.run_sweeps(), name="webhook sweeps")
         try:
             async with worker:
                 yield worker
         finally:
+            sweeps.cancel()
+            await dispatcher.aclose()
             await livekit.aclose()
             await webhooks.aclose()
 

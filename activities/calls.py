@@ -6,7 +6,7 @@ import json
 from datetime import timedelta
 from typing import Any
 
-from sqlmodel import col, select
+from sqlmodel import select
 from temporalio import activity
 from temporalio.client import Client
 from temporalio.exceptions import ApplicationError
@@ -23,7 +23,6 @@ from trunkline.call_signals import SESSION_HEADER, phone_participant
 from trunkline.call_webhooks import pre_call_payload, status_payload, transfer_webhook_fields
 from trunkline.calls import agent_token
 from trunkline.db import Database
-from trunkline.deliveries import new_delivery
 from trunkline.forwarding import forwarded_from
 from trunkline.models import (
     Agent,
@@ -42,6 +41,8 @@ from trunkline.providers.telnyx import CallAlreadyEnded, TelnyxAdapter
 from trunkline.settings import Settings
 from trunkline.templates import render_template
 from trunkline.webhooks.client import WebhookClient
+from trunkline.webhooks.deliveries import new_delivery
+from trunkline.webhooks.dispatcher import WebhookDispatcher
 from trunkline.webhooks.signing import signature_headers
 from trunkline.workflow_io import (
     TERMINAL_STATUSES,
@@ -56,7 +57,6 @@ from trunkline.workflow_io import (
     ReportRequest,
 )
 from trunkline.workflow_starts import start_report
-from workflows.webhook_delivery import start_delivery
 
 DEFAULT_RINGING_TIMEOUT_SECONDS = 30.0
 
@@ -72,8 +72,10 @@ class CallActivities:
         telnyx: TelnyxAdapter,
         webhooks: WebhookClient,
         temporal: Client,
+        dispatcher: WebhookDispatcher,
     ) -> None:
         self._temporal = temporal
+        self._dispatcher = dispatcher
         self._database = database
         self._settings = settings
         self._livekit = livekit
@@ -340,8 +342,8 @@ class CallActivities:
     async def record_event(self, record: CallEventRecord) -> None:
         """Store the event, move the call row along, and send its `call.status` webhook.
 
-        Idempotent on the event's sequence number: a retry finds the event and its deliveries
-        and (re)starts their workflows, which never start twice.
+        Idempotent on the event's sequence number: a retry finds the event and submits its
+        deliveries again (a delivery already sent is not sent twice).
         """
         async with self._database.session() as session:
             existing = await session.exec(
@@ -350,14 +352,13 @@ class CallActivities:
                 )
             )
             if existing.first():
-                delivery_ids = await self._delivery_ids(session, record)
+                lanes = await self._lanes(session, record)
             else:
-                delivery_ids = await self._store_event(session, record)
-        for delivery_id in delivery_ids:
-            await start_delivery(self._temporal, activity.info().task_queue, delivery_id)
+                lanes = await self._store_event(session, record)
+        self._dispatcher.submit(lanes)
 
     async def _store_event(self, session: Any, record: CallEventRecord) -> list[str]:
-        """Store a new event; returns the deliveries it queued."""
+        """Store a new event; returns the lanes of the deliveries it queued."""
         call = await session.get_one(Call, record.session_id)
         _advance(call, record)
         payload = record.facts
@@ -381,14 +382,14 @@ class CallActivities:
         delivery = await self._status_delivery(session, call, record)
         session.add(call)
         await session.commit()
-        return [delivery.id] if delivery else []
+        return [delivery.lane] if delivery else []
 
-    async def _delivery_ids(self, session: Any, record: CallEventRecord) -> list[str]:
-        statement = select(WebhookDelivery.id).where(
+    async def _lanes(self, session: Any, record: CallEventRecord) -> list[str]:
+        statement = select(WebhookDelivery.lane).where(
             WebhookDelivery.call_id == record.session_id,
             WebhookDelivery.event_sequence == record.sequence,
         )
-        return list((await session.exec(statement.order_by(col(WebhookDelivery.id)))).all())
+        return list((await session.exec(statement)).all())
 
     async def _status_delivery(
         self, session: Any, call: Call, record: CallEventRecord

@@ -16,7 +16,6 @@ from trunkline.callbacks import callee_zone, schedule_requested_callback
 from trunkline.calls import call_party
 from trunkline.costs import cost_breakdown
 from trunkline.db import Database
-from trunkline.deliveries import new_delivery
 from trunkline.models import (
     Agent,
     Call,
@@ -40,9 +39,10 @@ from trunkline.reports import (
 )
 from trunkline.settings import Settings
 from trunkline.transcripts import transcript
+from trunkline.webhooks.deliveries import new_delivery
+from trunkline.webhooks.dispatcher import WebhookDispatcher
 from trunkline.workflow_io import ReportRef, ReportRequest
 from trunkline.workflow_starts import start_callback
-from workflows.webhook_delivery import start_delivery
 
 UNFINISHED_EGRESS = ("EGRESS_STARTING", "EGRESS_ACTIVE", "EGRESS_ENDING")
 RECORDING_POLLS = 15
@@ -59,12 +59,14 @@ class ReportActivities:
         livekit: LiveKitAdapter,
         http: httpx.AsyncClient,
         temporal: Client,
+        dispatcher: WebhookDispatcher,
     ) -> None:
         self._database = database
         self._settings = settings
         self._livekit = livekit
         self._http = http
         self._temporal = temporal
+        self._dispatcher = dispatcher
 
     @activity.defn(name="analyze_call")
     async def analyze(self, request: ReportRequest) -> ReportRef:
@@ -207,7 +209,7 @@ class ReportActivities:
                 delivery.dedupe_key = key
                 session.add(delivery)
                 await session.commit()
-        await start_delivery(self._temporal, activity.info().task_queue, delivery.id)
+        self._dispatcher.submit([delivery.lane])
         return True
 
 

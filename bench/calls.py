@@ -34,10 +34,13 @@ from typing import Any
 
 import httpx
 import uvicorn
+from bare import measure as measure_bare
+from measure import ROLES, Snapshot, count_actions
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
+from temporalio.client import Client
 
 OUR_NUMBER = "+14155550100"
 TRUNK = "00000000-0000-4000-8000-000000000010"
@@ -151,6 +154,7 @@ async def set_up(api: httpx.AsyncClient, sim: httpx.AsyncClient, receiver_port: 
 
 
 async def run(calls: int, hangup_after: float) -> None:
+    bare_cpu = await measure_bare(200, rate=20)
     stack = Stack()
     receiver = Receiver()
     sock = socket.socket()
@@ -186,6 +190,7 @@ async def run(calls: int, hangup_after: float) -> None:
                 }
                 (await sim.post("/control/inbound-calls", json=body)).raise_for_status()
 
+            before = Snapshot.of_tree(stack.process.pid)
             began = time.time()
             post_times, *_ = await asyncio.gather(
                 asyncio.gather(*(outbound(c) for c in callees)),
@@ -195,9 +200,11 @@ async def run(calls: int, hangup_after: float) -> None:
             elapsed = finished - began
             await sim.post("/control/drain")
             await wait_for_webhooks(receiver, 2 * calls)
+            spent = Snapshot.of_tree(stack.process.pid).minus(before)
             state = (await sim.get("/control/state")).json()
             all_calls = await list_calls(api)
         report(calls, elapsed, post_times, state, all_calls, receiver)
+        await report_cost(stack, 2 * calls, spent, bare_cpu)
     finally:
         server.should_exit = True
         await serving
@@ -305,6 +312,24 @@ def report(
         percentiles(
             "report (call ended → call.report received)", report_latencies(all_calls, receiver)
         )
+    )
+
+
+async def report_cost(stack: Stack, calls: int, spent: Snapshot, bare_cpu: float) -> None:
+    """CPU per call by process against the bare floor, and Temporal actions per call."""
+    ours = sum(spent.cpu.get(role, 0.0) for role in ("api", "worker", "temporal"))
+    by_role = ", ".join(f"{role} {spent.cpu.get(role, 0.0) * 1000 / calls:.1f}" for role in ROLES)
+    print(f"CPU per call (ms): {by_role}")
+    print(
+        f"CPU per call, API + worker + Temporal: {ours * 1000 / calls:.1f} ms = "
+        f"{ours / calls / bare_cpu:.2f}x the bare call-shaped workflow"
+    )
+    client = await Client.connect(f"127.0.0.1:{stack.ports['temporal']}")
+    workflows, actions = await count_actions(client)
+    kinds = ", ".join(f"{kind} {count / calls:.1f}" for kind, count in sorted(actions.items()))
+    print(
+        f"Temporal per call: {workflows / calls:.1f} workflows, "
+        f"{sum(actions.values()) / calls:.1f} actions ({kinds})"
     )
 
 

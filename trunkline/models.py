@@ -100,18 +100,29 @@ class WebhookDelivery(SQLModel, table=True):
     call_id: str | None = Field(default=None, index=True)
     event_sequence: int | None = None
     """The call event this delivery reports, so a retried recording finds it again."""
+    lane: str = Field(index=True)
+    """Deliveries of one lane, (call, endpoint), go out one at a time in creation order."""
+    claimed_until: datetime | None = timestamp_field(default=None)
+    """While an attempt is in flight: nobody else sends this delivery before then."""
     dedupe_key: str | None = Field(default=None, unique=True)
     """Other deliveries' equivalent: what made it (e.g. a report workflow run)."""
     event_type: str
     url: str
     payload: dict[str, Any] = json_field()
     legacy_secret: str | None = None
-    status: str = "pending"
+    status: str = Field(default="pending", index=True)
     attempt_count: int = 0
     last_status_code: int | None = None
     last_error: str | None = None
     next_attempt_at: datetime | None = timestamp_field(default=None)
     created_at: datetime = timestamp_field(default_factory=utcnow)
+    updated_at: datetime = timestamp_field(default_factory=utcnow)
+
+
+class WebhookLane(SQLModel, table=True):
+    """A lane whose head failed: its `WebhookLaneWorkflow` owns it until the lane is empty."""
+
+    id: str = Field(primary_key=True)
     updated_at: datetime = timestamp_field(default_factory=utcnow)
 
 

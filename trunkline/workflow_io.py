@@ -8,34 +8,38 @@ from pydantic import BaseModel
 DeliveryStatus = Literal["pending", "succeeded", "failed"]
 
 
-class WebhookDeliveryInput(BaseModel):
-    delivery_id: str
-    first_attempt: int = 1
-    """Numbering continues across replays of the same delivery."""
+class LaneInput(BaseModel):
+    """A webhook lane to send, and how it stands when handed over."""
+
+    lane: str
+    failures: int = 0
+    """Failed attempts at the head so far."""
+    wait_seconds: float = 0
+    """Before the next attempt."""
 
 
-class WebhookDeliveryResult(BaseModel):
-    delivery_id: str
-    status: DeliveryStatus
-    attempts: int
+class LaneAttemptInput(BaseModel):
+    lane: str
+    failures: int
 
 
-class WebhookAttemptInput(BaseModel):
-    delivery_id: str
-    number: int
+class LaneStep(BaseModel):
+    """What one attempt at a lane's head came to."""
+
+    empty: bool = False
+    delivery_id: str | None = None
+    succeeded: bool = False
+    gave_up: bool = False
+    """A 410, or the last attempt failed: the delivery failed and the lane moves on."""
+    busy: bool = False
+    """Another attempt at the head is in flight."""
+    wait_seconds: float = 0
+    """Before the next attempt: 0 to go on at once."""
 
 
-class WebhookAttemptOutcome(BaseModel):
-    status_code: int | None
-    succeeded: bool
-    error: str | None
-    retry_after_seconds: float | None
-
-
-class WebhookDeliveryUpdate(BaseModel):
-    delivery_id: str
-    status: DeliveryStatus
-    next_attempt_at: datetime | None = None
+class LaneResult(BaseModel):
+    lane: str
+    delivered: int
 
 
 CONSULTATION_ROOM_PREFIX = "consult-"

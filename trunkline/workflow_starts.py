@@ -12,7 +12,13 @@ from temporalio.common import WorkflowIDConflictPolicy, WorkflowIDReusePolicy
 from temporalio.exceptions import WorkflowAlreadyStartedError
 from temporalio.service import RPCError
 
-from trunkline.workflow_io import CallbackInput, CallInput, ProviderSignal, ReportRequest
+from trunkline.workflow_io import (
+    CallbackInput,
+    CallInput,
+    LaneInput,
+    ProviderSignal,
+    ReportRequest,
+)
 
 
 async def start_call(
@@ -69,3 +75,19 @@ async def wake_cancelled_callback(client: Client, callback_id: str) -> None:
     the signal is lost the workflow still finds out when it wakes."""
     with contextlib.suppress(RPCError):
         await client.get_workflow_handle(f"callback-{callback_id}").signal("cancel")
+
+
+async def start_webhook_lane(
+    client: Client, task_queue: str, lane: LaneInput, *, wake: bool = False
+) -> None:
+    """Make sure the durable lane's workflow runs; `wake` makes it attempt its head now."""
+    await client.start_workflow(
+        "WebhookLaneWorkflow",
+        lane,
+        id=f"webhooks-{lane.lane}",
+        task_queue=task_queue,
+        id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
+        id_reuse_policy=WorkflowIDReusePolicy.ALLOW_DUPLICATE,
+        static_summary=f"webhooks of lane {lane.lane}",
+        start_signal="wake" if wake else None,
+    )

@@ -22,13 +22,13 @@ from api.schemas.calls import (
 )
 from api.schemas.common import PageCursor, PageLimit
 from api.updates import run_update
-from trunkline import calls, deliveries
+from trunkline import calls
 from trunkline.models import Call, WebhookDelivery
 from trunkline.phone import E164
-from trunkline.workflow_io import CallStatus, HangupRequest
+from trunkline.webhooks import deliveries
+from trunkline.workflow_io import CallStatus, HangupRequest, LaneInput
 from trunkline.workflow_starts import start_call
 from workflows.call import CallWorkflow
-from workflows.webhook_delivery import WebhookDeliveryWorkflow, start_delivery
 
 router = APIRouter(tags=["calls"], responses=error_responses(401, 422))
 
@@ -230,19 +230,18 @@ async def retry_webhook_delivery(
         delivery_id,
         lambda: deliveries.get_delivery(session, organization.id, delivery_id),
     )
-    workflow_id = f"webhook-{delivery.id}"
+    if delivery.status != "pending":
+        delivery.status = "pending"
+        session.add(delivery)
+        await session.commit()
     try:
-        if delivery.status == "pending":
-            await temporal.get_workflow_handle(workflow_id).signal(
-                WebhookDeliveryWorkflow.retry_now
-            )
-        else:
-            delivery.status = "pending"
-            session.add(delivery)
-            await session.commit()
-            await start_delivery(
-                temporal, settings.temporal_task_queue, delivery.id, delivery.attempt_count + 1
-            )
+        await deliveries.hand_over(
+            session,
+            temporal,
+            settings.temporal_task_queue,
+            LaneInput(lane=delivery.lane),
+            wake=True,
+        )
     except RPCError as exc:
         raise ApiError(503, "temporarily_unavailable", str(exc)) from exc
     return (await _deliveries_out(session, [delivery]))[0]

@@ -1,0 +1,86 @@
+"""What the benchmarks measure: CPU and memory of the stack's processes, and Temporal actions."""
+
+from collections import Counter
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+import psutil
+from temporalio.api.enums.v1 import EventType
+from temporalio.client import Client
+
+ROLES = ("api", "worker", "temporal", "sim")
+
+ACTION_EVENTS = {
+    EventType.EVENT_TYPE_WORKFLOW_EXECUTION_STARTED: "workflow starts",
+    EventType.EVENT_TYPE_ACTIVITY_TASK_SCHEDULED: "activities",
+    EventType.EVENT_TYPE_WORKFLOW_EXECUTION_SIGNALED: "signals",
+    EventType.EVENT_TYPE_TIMER_STARTED: "timers",
+    EventType.EVENT_TYPE_UPSERT_WORKFLOW_SEARCH_ATTRIBUTES: "upserts",
+    EventType.EVENT_TYPE_START_CHILD_WORKFLOW_EXECUTION_INITIATED: "child starts",
+    EventType.EVENT_TYPE_SIGNAL_EXTERNAL_WORKFLOW_EXECUTION_INITIATED: "signals sent",
+    EventType.EVENT_TYPE_WORKFLOW_EXECUTION_UPDATE_ACCEPTED: "updates",
+    EventType.EVENT_TYPE_MARKER_RECORDED: "local activities",
+}
+"""History events that Temporal Cloud bills as an action (local activities: one per marker,
+which overcounts, since a workflow task's local activities are billed once)."""
+
+
+def role_of(process: psutil.Process) -> str | None:
+    """Which part of the stack a process is, from its command line."""
+    try:
+        argv = process.cmdline()
+    except psutil.Error:
+        return None
+    if len(argv) > 1 and argv[0].endswith("temporal") and argv[1] == "server":
+        return "temporal"
+    if "trunkline.cli" in argv:
+        command = argv[argv.index("trunkline.cli") + 1]
+        return command if command in ROLES else None
+    return None
+
+
+@dataclass
+class Snapshot:
+    """CPU seconds and resident memory (bytes) per role, at one moment."""
+
+    cpu: dict[str, float]
+    rss: dict[str, int]
+
+    @classmethod
+    def of(cls, processes: Iterable[psutil.Process]) -> "Snapshot":
+        cpu: Counter[str] = Counter()
+        rss: Counter[str] = Counter()
+        for process in processes:
+            role = role_of(process)
+            if role is None:
+                continue
+            with process.oneshot():
+                times = process.cpu_times()
+                cpu[role] += times.user + times.system
+                rss[role] += process.memory_info().rss
+        return cls(dict(cpu), dict(rss))
+
+    @classmethod
+    def of_tree(cls, root_pid: int) -> "Snapshot":
+        root = psutil.Process(root_pid)
+        return cls.of([root, *root.children(recursive=True)])
+
+    def minus(self, earlier: "Snapshot") -> "Snapshot":
+        return Snapshot(
+            {k: v - earlier.cpu.get(k, 0.0) for k, v in self.cpu.items()},
+            {k: v - earlier.rss.get(k, 0) for k, v in self.rss.items()},
+        )
+
+
+async def count_actions(client: Client, query: str = "") -> tuple[int, Counter[str]]:
+    """(workflows, actions by kind) over every workflow the visibility query lists."""
+    actions: Counter[str] = Counter()
+    workflows = 0
+    async for execution in client.list_workflows(query):
+        workflows += 1
+        handle = client.get_workflow_handle(execution.id, run_id=execution.run_id)
+        async for event in handle.fetch_history_events():
+            kind = ACTION_EVENTS.get(event.event_type)
+            if kind:
+                actions[kind] += 1
+    return workflows, actions

@@ -1,0 +1,156 @@
+"""Customer webhook deliveries and their lanes.
+
+A lane is (call, endpoint): its deliveries go out one at a time, in the order they were made,
+so a receiver sees a call's events in order. The worker sends a lane's deliveries at once
+(`WebhookDispatcher`); when one fails, the lane turns durable: a `WebhookLaneWorkflow` owns it,
+retries its head for days and sends the rest behind it, then hands the lane back.
+"""
+
+import hashlib
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import delete, or_, update
+from sqlmodel import col, select
+from sqlmodel.ext.asyncio.session import AsyncSession
+from temporalio.client import Client
+
+from trunkline.models import WebhookAttempt, WebhookDelivery, WebhookLane
+from trunkline.workflow_io import LaneInput
+from trunkline.workflow_starts import start_webhook_lane
+
+
+def lane_of(call_id: str | None, url: str, delivery_id: str) -> str:
+    """A call's deliveries to one URL share a lane; any other delivery is a lane of its own."""
+    if call_id is None:
+        return delivery_id
+    return f"{call_id}-{hashlib.sha256(url.encode()).hexdigest()[:12]}"
+
+
+def new_delivery(
+    organization_id: str,
+    target: dict[str, Any],
+    event_type: str,
+    payload: dict[str, Any],
+    *,
+    call_id: str | None = None,
+    event_sequence: int | None = None,
+) -> WebhookDelivery:
+    """A pending delivery of `payload` to an agent webhook target (`{url, secret?}`)."""
+    delivery = WebhookDelivery(
+        organization_id=organization_id,
+        call_id=call_id,
+        event_sequence=event_sequence,
+        event_type=event_type,
+        url=target["url"],
+        legacy_secret=target.get("secret"),
+        payload=payload,
+        lane="",
+    )
+    delivery.lane = lane_of(call_id, delivery.url, delivery.id)
+    return delivery
+
+
+async def lane_head(session: AsyncSession, lane: str) -> WebhookDelivery | None:
+    """The lane's oldest pending delivery: the only one that may be sent now."""
+    statement = (
+        select(WebhookDelivery)
+        .where(WebhookDelivery.lane == lane, WebhookDelivery.status == "pending")
+        .order_by(col(WebhookDelivery.created_at), col(WebhookDelivery.id))
+        .limit(1)
+    )
+    return (await session.exec(statement)).first()
+
+
+async def claim(session: AsyncSession, delivery_id: str, now: datetime, until: datetime) -> bool:
+    """Take the delivery for one attempt unless someone else's attempt is in flight."""
+    statement = (
+        update(WebhookDelivery)
+        .where(
+            col(WebhookDelivery.id) == delivery_id,
+            col(WebhookDelivery.status) == "pending",
+            or_(
+                col(WebhookDelivery.claimed_until).is_(None),
+                col(WebhookDelivery.claimed_until) < now,
+            ),
+        )
+        .values(claimed_until=until)
+    )
+    result = await session.exec(statement)  # type: ignore[call-overload]
+    await session.commit()
+    return bool(result.rowcount)
+
+
+async def is_durable(session: AsyncSession, lane: str) -> bool:
+    return await session.get(WebhookLane, lane) is not None
+
+
+async def make_durable(session: AsyncSession, lane: str) -> None:
+    """From now on the lane's workflow sends its deliveries (the caller starts it)."""
+    if await session.get(WebhookLane, lane) is None:
+        session.add(WebhookLane(id=lane))
+        await session.commit()
+
+
+async def release(session: AsyncSession, lane: str) -> bool:
+    """Hand an empty durable lane back to the worker; False if a delivery arrived meanwhile."""
+    if await lane_head(session, lane) is not None:
+        return False
+    await session.exec(delete(WebhookLane).where(col(WebhookLane.id) == lane))  # type: ignore[call-overload]
+    await session.commit()
+    return True
+
+
+async def stranded_lanes(session: AsyncSession, now: datetime, cutoff: datetime) -> list[str]:
+    """Worker-sent lanes with a delivery pending since before `cutoff` and not in flight: the
+    worker that was sending them stopped."""
+    durable = select(WebhookLane.id)
+    statement = (
+        select(WebhookDelivery.lane)
+        .where(
+            WebhookDelivery.status == "pending",
+            col(WebhookDelivery.created_at) < cutoff,
+            or_(
+                col(WebhookDelivery.claimed_until).is_(None),
+                col(WebhookDelivery.claimed_until) < now,
+            ),
+            col(WebhookDelivery.lane).not_in(durable),
+        )
+        .distinct()
+    )
+    return list((await session.exec(statement)).all())
+
+
+async def deliveries_for_call(session: AsyncSession, call_id: str) -> list[WebhookDelivery]:
+    statement = (
+        select(WebhookDelivery)
+        .where(WebhookDelivery.call_id == call_id)
+        .order_by(col(WebhookDelivery.created_at), col(WebhookDelivery.id))
+    )
+    return list((await session.exec(statement)).all())
+
+
+async def get_delivery(
+    session: AsyncSession, organization_id: str, delivery_id: str
+) -> WebhookDelivery | None:
+    statement = select(WebhookDelivery).where(
+        WebhookDelivery.id == delivery_id, WebhookDelivery.organization_id == organization_id
+    )
+    return (await session.exec(statement)).first()
+
+
+async def attempts_for(session: AsyncSession, delivery_ids: list[str]) -> list[WebhookAttempt]:
+    statement = (
+        select(WebhookAttempt)
+        .where(col(WebhookAttempt.delivery_id).in_(delivery_ids))
+        .order_by(col(WebhookAttempt.delivery_id), col(WebhookAttempt.number))
+    )
+    return list((await session.exec(statement)).all())
+
+
+async def hand_over(
+    session: AsyncSession, client: Client, task_queue: str, lane: LaneInput, *, wake: bool = False
+) -> None:
+    """Make the lane durable and make sure its workflow runs; `wake` retries its head now."""
+    await make_durable(session, lane.lane)
+    await start_webhook_lane(client, task_queue, lane, wake=wake)

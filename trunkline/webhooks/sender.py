@@ -1,0 +1,125 @@
+"""One signed attempt at a lane's head delivery, recorded: what the worker's dispatcher and
+`WebhookLaneWorkflow` both do, so a delivery is sent and recorded the same way by either."""
+
+import json
+from datetime import datetime, timedelta
+
+from trunkline.db import Database
+from trunkline.models import Organization, WebhookAttempt, WebhookDelivery, utcnow
+from trunkline.organizations import signing_secrets
+from trunkline.webhooks.client import WebhookClient, WebhookResult
+from trunkline.webhooks.deliveries import claim, lane_head
+from trunkline.webhooks.signing import signature_headers
+from trunkline.workflow_io import DeliveryStatus, LaneStep
+
+RETRY_DELAYS = [
+    timedelta(seconds=5),
+    timedelta(minutes=5),
+    timedelta(minutes=30),
+    timedelta(hours=2),
+    timedelta(hours=5),
+    timedelta(hours=10),
+    timedelta(hours=14),
+    timedelta(hours=20),
+    timedelta(hours=24),
+]
+"""Waits between attempts at one delivery: the first is immediate, the last comes about
+3 days and 3 hours later."""
+
+MAX_RETRY_AFTER = timedelta(hours=24)
+GONE = 410
+CLAIM = timedelta(seconds=60)
+"""How long an attempt in flight keeps others off its delivery (far above the HTTP timeout)."""
+
+
+class LaneSender:
+    """Bound to the process's database and webhook client."""
+
+    def __init__(self, database: Database, client: WebhookClient) -> None:
+        self._database = database
+        self._client = client
+
+    async def attempt_head(self, lane: str, failures: int) -> LaneStep:
+        """Send the lane's head once, unless another attempt at it is in flight.
+
+        `failures` counts the head's failed attempts so far: it picks the wait after another.
+        """
+        now = utcnow()
+        async with self._database.session() as session:
+            head = await lane_head(session, lane)
+            if head is None:
+                return LaneStep(empty=True)
+            if not await claim(session, head.id, now, now + CLAIM):
+                busy_until = head.claimed_until or now
+                wait = max((busy_until - now).total_seconds(), 1.0)
+                return LaneStep(delivery_id=head.id, busy=True, wait_seconds=wait)
+            organization = await session.get_one(Organization, head.organization_id)
+        result, sent_at = await self._post(head, organization)  # no session is open
+        step = _step(head.id, result, failures)
+        status: DeliveryStatus = "pending" if step.wait_seconds else _final(result)
+        next_at = sent_at + timedelta(seconds=step.wait_seconds) if step.wait_seconds else None
+        await self._record(head, sent_at, result, status, next_at)
+        return step
+
+    async def _post(
+        self, delivery: WebhookDelivery, organization: Organization
+    ) -> tuple[WebhookResult, datetime]:
+        body = json.dumps(delivery.payload, separators=(",", ":"))
+        sent_at = utcnow()
+        headers = signature_headers(
+            delivery.id,
+            sent_at,
+            body,
+            signing_secrets(organization, sent_at),
+            delivery.legacy_secret,
+        )
+        return await self._client.post(delivery.url, body, headers), sent_at
+
+    async def _record(
+        self,
+        sent: WebhookDelivery,
+        sent_at: datetime,
+        result: WebhookResult,
+        status: DeliveryStatus,
+        next_attempt_at: datetime | None,
+    ) -> None:
+        """Store the attempt and where the delivery stands, and let go of it."""
+        number = sent.attempt_count + 1
+        async with self._database.session() as session:
+            await session.merge(
+                WebhookAttempt(
+                    id=f"{sent.id}-{number}",
+                    delivery_id=sent.id,
+                    number=number,
+                    started_at=sent_at,
+                    status_code=result.status_code,
+                    latency_ms=result.latency_ms,
+                    error=result.error,
+                    response_excerpt=result.response_excerpt,
+                )
+            )
+            delivery = await session.get_one(WebhookDelivery, sent.id)
+            delivery.attempt_count = max(delivery.attempt_count, number)
+            delivery.last_status_code = result.status_code
+            delivery.last_error = result.error
+            delivery.status = status
+            delivery.next_attempt_at = next_attempt_at
+            delivery.claimed_until = None
+            delivery.updated_at = utcnow()
+            session.add(delivery)
+            await session.commit()
+
+
+def _final(result: WebhookResult) -> DeliveryStatus:
+    return "succeeded" if result.succeeded else "failed"
+
+
+def _step(delivery_id: str, result: WebhookResult, failures: int) -> LaneStep:
+    """Done (delivered, gone, or out of attempts), or the wait before the next attempt."""
+    if result.succeeded:
+        return LaneStep(delivery_id=delivery_id, succeeded=True)
+    if result.status_code == GONE or failures >= len(RETRY_DELAYS):
+        return LaneStep(delivery_id=delivery_id, gave_up=True)
+    retry_after = min(timedelta(seconds=result.retry_after_seconds or 0), MAX_RETRY_AFTER)
+    wait = max(RETRY_DELAYS[failures], retry_after)
+    return LaneStep(delivery_id=delivery_id, wait_seconds=wait.total_seconds())
