@@ -6,7 +6,8 @@ import json
 from datetime import timedelta
 from typing import Any
 
-from sqlmodel import select
+from sqlalchemy import and_, or_
+from sqlmodel import col, select
 from temporalio import activity
 from temporalio.client import Client
 from temporalio.exceptions import ApplicationError
@@ -19,8 +20,14 @@ from trunkline.call_config import (
     resolve,
     split_template,
 )
+from trunkline.call_events import take_in, unrecorded
 from trunkline.call_signals import SESSION_HEADER, phone_participant
-from trunkline.call_webhooks import pre_call_payload, status_payload, transfer_webhook_fields
+from trunkline.call_webhooks import (
+    notifies_customer,
+    pre_call_payload,
+    status_payload,
+    transfer_webhook_fields,
+)
 from trunkline.calls import agent_token
 from trunkline.db import Database
 from trunkline.forwarding import forwarded_from
@@ -53,6 +60,7 @@ from trunkline.workflow_io import (
     DialOutcome,
     PreCallOutcome,
     ProbeResult,
+    RecordOutcome,
     RejectInput,
     ReportRequest,
 )
@@ -339,27 +347,31 @@ class CallActivities:
     # --- events ----------------------------------------------------------------------------
 
     @activity.defn(name="record_call_event")
-    async def record_event(self, record: CallEventRecord) -> None:
-        """Store the event, move the call row along, and send its `call.status` webhook.
+    async def record_event(self, record: CallEventRecord) -> RecordOutcome | None:
+        """Store the event (after the provider events it takes in), move the call row along,
+        and send its `call.status` webhook when it is one a customer acts on.
 
-        Idempotent on the event's sequence number: a retry finds the event and submits its
-        deliveries again (a delivery already sent is not sent twice).
+        Idempotent on the record's sequence number: a retry finds what it stored and submits
+        its deliveries again (a delivery already sent is not sent twice).
         """
         async with self._database.session() as session:
-            existing = await session.exec(
-                select(CallEvent.id).where(
-                    CallEvent.call_id == record.session_id, CallEvent.sequence == record.sequence
-                )
-            )
-            if existing.first():
-                lanes = await self._lanes(session, record)
+            stored = await _recorded_with(session, record)
+            if stored:
+                lanes = await self._lanes(session, record.session_id, stored[-1])
+                absorbed = len(stored) - 1
             else:
-                lanes = await self._store_event(session, record)
+                lanes, absorbed = await self._store_event(session, record)
         self._dispatcher.submit(lanes)
+        return RecordOutcome(absorbed=absorbed)
 
-    async def _store_event(self, session: Any, record: CallEventRecord) -> list[str]:
-        """Store a new event; returns the lanes of the deliveries it queued."""
+    async def _store_event(self, session: Any, record: CallEventRecord) -> tuple[list[str], int]:
+        """Store a new event; returns the lanes of the deliveries it queued, and how many
+        provider events it took in before it."""
         call = await session.get_one(Call, record.session_id)
+        absorbed = await unrecorded(session, call.id, signalled_too=False) if record.absorb else []
+        take_in(session, call, absorbed, record.sequence, record.sequence)
+        sequence = record.sequence + len(absorbed)
+        status_changed = call.status != record.status
         _advance(call, record)
         payload = record.facts
         if record.provider_event_id:
@@ -368,7 +380,8 @@ class CallActivities:
         session.add(
             CallEvent(
                 call_id=call.id,
-                sequence=record.sequence,
+                sequence=sequence,
+                recorded_with=record.sequence,
                 source=record.source,
                 type=record.type,
                 status=record.status,
@@ -379,20 +392,22 @@ class CallActivities:
                 payload=payload,
             )
         )
-        delivery = await self._status_delivery(session, call, record)
+        notify = notifies_customer(
+            record.type, record.source, status_changed, record.sip_status_code
+        )
+        delivery = await self._status_delivery(session, call, record, sequence) if notify else None
         session.add(call)
         await session.commit()
-        return [delivery.lane] if delivery else []
+        return ([delivery.lane] if delivery else []), len(absorbed)
 
-    async def _lanes(self, session: Any, record: CallEventRecord) -> list[str]:
+    async def _lanes(self, session: Any, call_id: str, sequence: int) -> list[str]:
         statement = select(WebhookDelivery.lane).where(
-            WebhookDelivery.call_id == record.session_id,
-            WebhookDelivery.event_sequence == record.sequence,
+            WebhookDelivery.call_id == call_id, WebhookDelivery.event_sequence == sequence
         )
         return list((await session.exec(statement)).all())
 
     async def _status_delivery(
-        self, session: Any, call: Call, record: CallEventRecord
+        self, session: Any, call: Call, record: CallEventRecord, sequence: int
     ) -> WebhookDelivery | None:
         agent = await session.get(Agent, call.agent_id) if call.agent_id else None
         target = ((agent.config.get("webhooks") if agent else None) or {}).get("status")
@@ -410,10 +425,26 @@ class CallActivities:
             "call.status",
             payload,
             call_id=call.id,
-            event_sequence=record.sequence,
+            event_sequence=sequence,
         )
         session.add(delivery)
         return delivery
+
+
+async def _recorded_with(session: Any, record: CallEventRecord) -> list[int]:
+    """The sequence numbers a record already stored (a retry), in order; empty if none."""
+    statement = (
+        select(CallEvent.sequence)
+        .where(
+            CallEvent.call_id == record.session_id,
+            or_(
+                CallEvent.recorded_with == record.sequence,
+                and_(col(CallEvent.recorded_with).is_(None), CallEvent.sequence == record.sequence),
+            ),
+        )
+        .order_by(col(CallEvent.sequence))
+    )
+    return list((await session.exec(statement)).all())
 
 
 def _advance(call: Call, record: CallEventRecord) -> None:

@@ -7,11 +7,12 @@ import httpx
 from sqlmodel import select
 from sqlmodel.ext.asyncio.session import AsyncSession
 from temporalio import activity
-from temporalio.client import Client
+from temporalio.client import Client, WorkflowExecutionStatus
 
 from activities.common import load_call
 from trunkline.analysis.llm import LlmAnalysisFailed, LlmAnalyzer
 from trunkline.analysis.rules import Analysis, CallFacts, analyze
+from trunkline.call_events import take_in_late_events
 from trunkline.callbacks import callee_zone, schedule_requested_callback
 from trunkline.calls import call_party
 from trunkline.costs import cost_breakdown
@@ -75,6 +76,8 @@ class ReportActivities:
         info = activity.info()
         request_key = f"{info.workflow_id}/{info.workflow_run_id}"
         async with self._database.session() as session:
+            if await self._call_workflow_closed(call.id):  # it records no more events
+                await take_in_late_events(session, call)
             mine = await report_by_key(session, request_key)
             if mine:  # a retry: this run wrote it before its answer was lost
                 return _ref(mine, created=True)
@@ -180,6 +183,10 @@ class ReportActivities:
             callback = await schedule_requested_callback(session, call, report)
         if callback:
             await start_callback(self._temporal, activity.info().task_queue, callback.id)
+
+    async def _call_workflow_closed(self, call_id: str) -> bool:
+        description = await self._temporal.get_workflow_handle(f"call-{call_id}").describe()
+        return description.status != WorkflowExecutionStatus.RUNNING
 
     @activity.defn(name="send_report_webhook")
     async def send_webhook(self, ref: ReportRef) -> bool:

@@ -9,6 +9,7 @@ from temporalio.service import RPCError, RPCStatusCode
 from trunkline.call_signals import (
     call_for_event,
     consultation_room,
+    moves_call,
     signal_for,
     telnyx_payload,
     transfer_of_room,
@@ -42,10 +43,14 @@ class CallRouter:
             await self._signal(f"transfer-{transfer_of_room(room)}", signal)
         else:
             call = await call_for_event(session, event)
+            signal = signal_for(event)
             if call is None:
                 event.disposition = "no call"
-            else:
-                await self._signal(f"call-{call.id}", signal_for(event))
+            else:  # not signalled: the call's next recorded event takes it in
+                event.call_id = call.id
+                event.signalled = moves_call(signal)
+                if event.signalled:
+                    await self._signal(f"call-{call.id}", signal)
         event.dispatched_at = utcnow()
         session.add(event)
         await session.commit()

@@ -328,7 +328,7 @@ async def report_cost(stack: Stack, calls: int, spent: Snapshot, bare_cpu: float
     workflows, actions = await count_actions(client)
     kinds = ", ".join(f"{kind} {count / calls:.1f}" for kind, count in sorted(actions.items()))
     print(
-        f"Temporal per call: {workflows / calls:.1f} workflows, "
+        f"per call on Temporal: {workflows / calls:.1f} workflows, "
         f"{sum(actions.values()) / calls:.1f} actions ({kinds})"
     )
 

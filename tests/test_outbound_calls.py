@@ -85,11 +85,14 @@ async def test_answered_call_runs_to_its_end(
     assert metadata["agentToken"].startswith("ct_")
 
     secret = (await tenant.http.get("/v1/organization/webhook-secret")).json()["secret"]
-    statuses = await receiver.wait_for(len(recorded))
+    path = ["queued", "dialing", "ringing", "in-progress", "ended"]
+    statuses = await receiver.wait_for(len(path))  # one per status, in order
     for delivery in statuses:
         body = Webhook(secret).verify(delivery.body, delivery.headers)
         assert set(body) == STATUS_KEYS and body["call_id"] == session["sessionId"]
-    assert [json.loads(d.body)["status"] for d in statuses][-1] == "ended"
+    assert [json.loads(d.body)["status"] for d in statuses] == path
+    listed = (await tenant.http.get(f"/v1/calls/{session['sessionId']}/webhook-deliveries")).json()
+    assert [d["id"] for d in listed["data"]] == [d.headers["webhook-id"] for d in statuses]
 
 
 @pytest.mark.parametrize(
@@ -117,12 +120,15 @@ async def test_refused_calls_fail_with_the_sip_cause(
     assert (call["status"], call["failureCause"]) == ("failed", cause)
     assert (call["sipStatusCode"], call["sipStatus"]) == (code, phrase)
     assert call["answeredAt"] is None
-    final = [
-        json.loads(d.body) for d in receiver.received if json.loads(d.body)["status"] == "failed"
-    ]
-    await receiver.wait_for(len(await events(tenant, session["sessionId"])))
-    final = [json.loads(d.body) for d in receiver.received]
-    failed = next(body for body in final if body["event_type"] == "call.failed")
+
+    async def failed_webhook() -> dict | None:
+        bodies = [json.loads(d.body) for d in receiver.received]
+        return next((b for b in bodies if b["event_type"] == "call.failed"), None)
+
+    failed = await eventually(failed_webhook)
+    statuses = [json.loads(d.body)["status"] for d in receiver.received]
+    path = ["queued", "dialing", "ringing", "failed"]
+    assert statuses[:3] == path[:3] and statuses == sorted(statuses, key=path.index)  # in order
     assert (failed["failure_cause"], failed["sip_status_code"], failed["sip_status"]) == (
         cause,
         code,

@@ -92,3 +92,27 @@ def signal_for(event: ProviderEvent) -> ProviderSignal:
     if event.event_type == "call.machine.detection.ended" and result in ("human", "machine"):
         signal.machine_detection = result
     return signal
+
+
+CALL_MOVING_EVENTS = {
+    "telnyx": {
+        "call.initiated",
+        "call.answered",
+        "call.bridged",
+        "call.hangup",
+        "call.machine.detection.ended",
+    },
+    "livekit": {"participant_left", "room_finished"},
+}
+"""Provider events a call workflow acts on; the rest reach its events without a signal."""
+
+
+def moves_call(signal: ProviderSignal) -> bool:
+    """Whether the call's workflow must hear of this event: it may change the call's status or
+    end it (the phone or a transfer's recipient leaving; the agent leaving changes nothing)."""
+    if signal.event_type not in CALL_MOVING_EVENTS.get(signal.provider, set()):
+        return False
+    if signal.event_type == "participant_left":
+        identity = signal.participant_identity or ""
+        return signal.participant_is_phone or identity.startswith(RECIPIENT_PREFIX)
+    return True

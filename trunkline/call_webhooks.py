@@ -24,6 +24,36 @@ def pre_call_payload(call: Call, pipeline_config: dict[str, Any]) -> dict[str, A
     }
 
 
+NOTIFIED_EVENT_TYPES = frozenset(
+    {
+        "call.queued",
+        "amd.human",
+        "amd.machine",
+        "amd.timeout",
+        "recording.failed",
+        "pre_call.timeout",
+        "pre_call.error",
+        "pre_call.bad_response",
+    }
+)
+"""Events that send a `call.status` webhook although the status stays as it was (the first
+event, `call.queued`, states the status the call starts in)."""
+
+
+def notifies_customer(
+    event_type: str, source: str, status_changed: bool, sip_code: int | None
+) -> bool:
+    """Whether an event is one a customer acts on: a status change, a transfer step, an AMD
+    verdict, a SIP failure, a pre-call webhook or a recording that failed. The rest stay in the
+    call's events."""
+    return (
+        status_changed
+        or source == "transfer"
+        or event_type in NOTIFIED_EVENT_TYPES
+        or (sip_code is not None and sip_code >= 300)
+    )
+
+
 def status_payload(
     call: Call,
     event_type: str,

@@ -155,6 +155,11 @@ class ProviderEvent(SQLModel, table=True):
     payload: dict[str, Any] = json_field()
     dispatched_at: datetime | None = timestamp_field(default=None)
     """When the event reached its call workflow (or was found to concern no call)."""
+    call_id: str | None = Field(default=None, index=True)
+    """The call it concerns, once known."""
+    signalled: bool = False
+    """Sent to the call's workflow, which records it. The others (events that change nothing in
+    the call) are taken into the call's events by its next recorded event, or its report."""
     disposition: str | None = None
     """What became of it when no call took it, e.g. `rejected: unknown number`."""
 
@@ -203,13 +208,16 @@ class CallEvent(SQLModel, table=True):
     id: str = Field(default_factory=lambda: new_id("evt"), primary_key=True)
     call_id: str = Field(foreign_key="call.id", index=True)
     sequence: int
+    recorded_with: int | None = None
+    """The sequence number the workflow gave the record that stored this event (and the provider
+    events it took in before it), so a retried record finds what it stored."""
     source: str
     type: str
     status: str | None = None
     sip_status_code: int | None = None
     sip_status: str | None = None
     detail: str | None = None
-    provider_event_id: str | None = None
+    provider_event_id: str | None = Field(default=None, index=True)
     payload: dict[str, Any] = json_field(default_factory=dict)
     occurred_at: datetime = timestamp_field(default_factory=utcnow)
 

@@ -108,6 +108,11 @@ class ProviderSignal(BaseModel):
     machine_detection: Literal["human", "machine"] | None = None
     occurred_at: datetime | None = None
 
+    @property
+    def detail(self) -> str | None:
+        """What the event's call event says in `detail`."""
+        return self.disconnect_reason or self.hangup_source or self.machine_detection
+
 
 class CallEventRecord(BaseModel):
     """One event to record: the call row follows `status` and the failure fields when given."""
@@ -125,6 +130,14 @@ class CallEventRecord(BaseModel):
     ended_reason: str | None = None
     facts: dict[str, Any] = {}
     """Stored as the event's payload when it is not a provider event (e.g. a transfer's)."""
+    absorb: bool = False
+    """Store the call's provider events that were not signalled to it first, in the order they
+    arrived, numbered from `sequence` on; the event itself comes after them."""
+
+
+class RecordOutcome(BaseModel):
+    absorbed: int
+    """Provider events stored before the event: the sequence numbers it took."""
 
 
 class PreCallOutcome(BaseModel):

@@ -8,10 +8,23 @@ import contextlib
 from typing import Any
 
 from temporalio.client import Client
-from temporalio.common import WorkflowIDConflictPolicy, WorkflowIDReusePolicy
+from temporalio.common import (
+    SearchAttributePair,
+    TypedSearchAttributes,
+    WorkflowIDConflictPolicy,
+    WorkflowIDReusePolicy,
+)
 from temporalio.exceptions import WorkflowAlreadyStartedError
 from temporalio.service import RPCError
 
+from trunkline.temporal import (
+    AGENT_ID,
+    DIRECTION,
+    FROM_NUMBER,
+    ORGANIZATION_ID,
+    STATUS,
+    TO_NUMBER,
+)
 from trunkline.workflow_io import (
     CallbackInput,
     CallInput,
@@ -19,6 +32,20 @@ from trunkline.workflow_io import (
     ProviderSignal,
     ReportRequest,
 )
+
+
+def call_search_attributes(call: Any) -> TypedSearchAttributes:
+    """What makes a call findable in the Temporal UI, set when its workflow starts."""
+    values = [
+        (ORGANIZATION_ID, call.organization_id),
+        (DIRECTION, call.direction),
+        (STATUS, call.status),
+        (FROM_NUMBER, call.from_number),
+        (TO_NUMBER, call.to_number),
+        (AGENT_ID, call.agent_id),
+    ]
+    pairs = [SearchAttributePair(key, value) for key, value in values if value]
+    return TypedSearchAttributes(pairs)
 
 
 async def start_call(
@@ -34,6 +61,7 @@ async def start_call(
             id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
             id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
             static_summary=f"{call.direction} call {call.from_number} → {call.to_number}",
+            search_attributes=call_search_attributes(call),
             start_signal="provider_event" if first_signal else None,
             start_signal_args=[first_signal] if first_signal else [],
         )

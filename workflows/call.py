@@ -42,6 +42,7 @@ with workflow.unsafe.imports_passed_through():
         HangupRequest,
         ProbeResult,
         ProviderSignal,
+        RecordOutcome,
         TransferOutcome,
         TransferProgress,
         TransferRecord,
@@ -58,6 +59,11 @@ with workflow.unsafe.imports_passed_through():
         dial_failure,
     )
     from workflows.warm_transfer import WarmTransferWorkflow
+
+LEAN_CALLS = "lean-calls"
+"""Since this patch: events are recorded by local activities, the search attributes are set
+when the call starts, and the status attribute moves only to in-progress and to the end."""
+INDEXED_STATUSES = ("in-progress", "ended", "failed")
 
 _RANK = {"queued": 0, "dialing": 1, "ringing": 2, "in-progress": 3, "ended": 4, "failed": 4}
 
@@ -243,16 +249,17 @@ class CallWorkflow:
     async def run(self, request: CallInput) -> CallResult:
         plan: CallPlan = await self._act(CallActivities.prepare)
         self._plan = plan
-        workflow.upsert_search_attributes(
-            [
-                ORGANIZATION_ID.value_set(plan.organization_id),
-                DIRECTION.value_set(plan.direction),
-                STATUS.value_set(self._status),
-                FROM_NUMBER.value_set(plan.from_number),
-                TO_NUMBER.value_set(plan.to_number),
-                *([AGENT_ID.value_set(plan.agent_id)] if plan.agent_id else []),
-            ]
-        )
+        if not workflow.patched(LEAN_CALLS):  # since then, the start sets them
+            workflow.upsert_search_attributes(
+                [
+                    ORGANIZATION_ID.value_set(plan.organization_id),
+                    DIRECTION.value_set(plan.direction),
+                    STATUS.value_set(self._status),
+                    FROM_NUMBER.value_set(plan.from_number),
+                    TO_NUMBER.value_set(plan.to_number),
+                    *([AGENT_ID.value_set(plan.agent_id)] if plan.agent_id else []),
+                ]
+            )
         workflow.set_current_details(plan.summary)
         await self._record("trunkline", "call.queued", detail=plan.summary)
         if plan.has_pre_call_webhook:
@@ -420,7 +427,7 @@ class CallWorkflow:
             sip_status_code=signal.sip_status_code,
             sip_status=signal.sip_status,
             provider_event_id=signal.provider_event_id,
-            detail=signal.disconnect_reason or signal.hangup_source or signal.machine_detection,
+            detail=signal.detail,
         )
         if signal.machine_detection and self._plan and not self._terminal:
             await self._on_verdict(self._plan, signal.machine_detection, "carrier")
@@ -620,19 +627,28 @@ class CallWorkflow:
         new_status = status or self._status
         changed = new_status != self._status
         self._sequence += 1
-        await self._act_with(
-            CallActivities.record_event,
-            CallEventRecord(
-                session_id=self._session_id,
-                sequence=self._sequence,
-                source=source,  # type: ignore[arg-type]
-                type=event_type,
-                status=new_status,
-                **facts,
-            ),
+        record = CallEventRecord(
+            session_id=self._session_id,
+            sequence=self._sequence,
+            source=source,  # type: ignore[arg-type]
+            type=event_type,
+            status=new_status,
+            **facts,
         )
+        lean = workflow.patched(LEAN_CALLS)
+        if lean:  # in the workflow task, with no activity task round trip
+            record.absorb = True
+            outcome: RecordOutcome = await workflow.execute_local_activity_method(
+                CallActivities.record_event,
+                record,
+                start_to_close_timeout=QUICK,
+                retry_policy=RETRY,
+            )
+            self._sequence += outcome.absorbed
+        else:
+            await self._act_with(CallActivities.record_event, record)
         self._status = new_status  # only once stored, so readers of the call row agree
-        if changed:
+        if changed and (not lean or new_status in INDEXED_STATUSES):
             workflow.upsert_search_attributes([STATUS.value_set(new_status)])
 
     async def _act(self, activity: Any, *, attempts: int | None = None) -> Any:
