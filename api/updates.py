@@ -2,7 +2,12 @@
 
 from typing import Any
 
-from temporalio.client import Client, WorkflowUpdateFailedError
+from temporalio.client import (
+    Client,
+    WorkflowExecutionStatus,
+    WorkflowHandle,
+    WorkflowUpdateFailedError,
+)
 from temporalio.exceptions import ApplicationError
 from temporalio.service import RPCError, RPCStatusCode
 
@@ -38,6 +43,16 @@ async def run_update(client: Client, workflow_id: str, update: Any, argument: An
         message = cause.message if isinstance(cause, ApplicationError) else str(exc)
         raise ApiError(409, _CONFLICT_CODES.get(kind or "", "conflict"), message) from exc
     except RPCError as exc:
-        if exc.status == RPCStatusCode.NOT_FOUND:
+        if exc.status == RPCStatusCode.NOT_FOUND or await _closed(handle):
             raise ApiError(409, finished, ended) from exc
         raise ApiError(503, "temporarily_unavailable", str(exc)) from exc
+
+
+async def _closed(handle: WorkflowHandle[Any, Any]) -> bool:
+    """Whether the workflow has finished: an update that reaches it while it closes fails with
+    something other than NOT_FOUND, and means the same."""
+    try:
+        description = await handle.describe()
+    except RPCError:
+        return False
+    return description.status != WorkflowExecutionStatus.RUNNING

@@ -1,8 +1,10 @@
-"""Benchmark: N outbound and N inbound calls at once through the whole embedded stack.
+"""Benchmark: N outbound and N inbound calls through the whole embedded stack.
 
-Starts `trunkline dev` on free ports in a temporary data folder, sets up an agent whose status
-webhook is a local receiver, places the calls (far ends answer at once and hang up after a few
-seconds), waits for all of them to end, and prints:
+First measures the floor (`bench/bare.py`: a bare call-shaped workflow on the same Temporal).
+Then starts `trunkline dev` on free ports in a temporary data folder, sets up an agent whose
+status webhook is a local receiver, places the calls, at once or (`--rate R`) R outbound and
+R inbound a second (far ends answer at once and hang up after a few seconds), waits for all of
+them to end, and prints:
 
 - completed calls per second;
 - p50/p95/p99 of `POST /v1/sessions/phone` response time;
@@ -12,7 +14,17 @@ seconds), waits for all of them to end, and prints:
 - report: the call ending (`endedAt`) → its `call.report` webhook arriving here (the report
   waits a 3 s transcript grace period and for the recording to be finished).
 
+- answered lag: `POST /v1/sessions/phone` sent → its in-progress `call.status` arriving here;
+- webhooks received, distinct and repeated (each `webhook-id` should arrive once);
+- CPU per call of API, worker and Temporal (the simulator apart), against the floor;
+- workflows and Temporal actions per call, by kind, counted from every history.
+
+With `--open N` it instead answers N outbound calls, leaves them open, and prints each
+process's memory per open call and its CPU per open call per second while they sit idle.
+
     .venv/bin/python bench/calls.py --calls 20 --hangup-after 3
+    .venv/bin/python bench/calls.py --calls 120 --rate 2 --hangup-after 2   # 4 calls/s for 60 s
+    .venv/bin/python bench/calls.py --open 1000 --idle 60
 """
 
 import argparse
@@ -69,13 +81,20 @@ class Receiver:
     def __init__(self) -> None:
         self.arrivals: list[tuple[float, dict[str, Any]]] = []
         self.reports: list[tuple[float, dict[str, Any]]] = []
+        self.deliveries: list[tuple[float, str, str]] = []
+        """(arrived, path, webhook-id) of every request."""
+
+    async def _receive(self, request: Request) -> tuple[float, dict[str, Any]]:
+        arrived = time.time()
+        self.deliveries.append((arrived, request.url.path, request.headers["webhook-id"]))
+        return arrived, json.loads(await request.body())
 
     async def status(self, request: Request) -> Response:
-        self.arrivals.append((time.time(), json.loads(await request.body())))
+        self.arrivals.append(await self._receive(request))
         return Response("ok")
 
     async def report(self, request: Request) -> Response:
-        self.reports.append((time.time(), json.loads(await request.body())))
+        self.reports.append(await self._receive(request))
         return Response("ok")
 
     def serve(self, sock: socket.socket) -> tuple[uvicorn.Server, asyncio.Task[None]]:
@@ -153,8 +172,8 @@ async def set_up(api: httpx.AsyncClient, sim: httpx.AsyncClient, receiver_port: 
     return agent_id
 
 
-async def run(calls: int, hangup_after: float) -> None:
-    bare_cpu = await measure_bare(200, rate=20)
+async def run(calls: int, hangup_after: float, rate: float | None) -> None:
+    bare_cpu = await measure_bare(200, rate=rate or 20)
     stack = Stack()
     receiver = Receiver()
     sock = socket.socket()
@@ -174,15 +193,20 @@ async def run(calls: int, hangup_after: float) -> None:
             for callee in callees:
                 await sim.put(f"/control/far-ends/{callee}", json=far_end)
 
-            async def outbound(callee: str) -> float:
-                started = time.perf_counter()
+            placed: dict[str, float] = {}
+
+            async def outbound(i: int, callee: str) -> float:
+                await asyncio.sleep(i / rate if rate else 0)
+                placed_at, started = time.time(), time.perf_counter()
                 response = await api.post(
                     "/v1/sessions/phone", json={"to": callee, "agentId": agent_id}
                 )
                 response.raise_for_status()
+                placed[response.json()["sessionId"]] = placed_at
                 return time.perf_counter() - started
 
             async def inbound(i: int) -> None:
+                await asyncio.sleep(i / rate if rate else 0)
                 body = {
                     "from": f"+1973555{1000 + i:04d}",
                     "to": OUR_NUMBER,
@@ -193,7 +217,7 @@ async def run(calls: int, hangup_after: float) -> None:
             before = Snapshot.of_tree(stack.process.pid)
             began = time.time()
             post_times, *_ = await asyncio.gather(
-                asyncio.gather(*(outbound(c) for c in callees)),
+                asyncio.gather(*(outbound(i, c) for i, c in enumerate(callees))),
                 *(inbound(i) for i in range(calls)),
             )
             finished = await wait_for_all(api, 2 * calls)
@@ -204,6 +228,13 @@ async def run(calls: int, hangup_after: float) -> None:
             state = (await sim.get("/control/state")).json()
             all_calls = await list_calls(api)
         report(calls, elapsed, post_times, state, all_calls, receiver)
+        print(
+            percentiles(
+                "answered lag (call placed → in-progress call.status)",
+                answered_lags(placed, receiver),
+            )
+        )
+        print(delivery_counts(receiver))
         await report_cost(stack, 2 * calls, spent, bare_cpu)
     finally:
         server.should_exit = True
@@ -211,11 +242,69 @@ async def run(calls: int, hangup_after: float) -> None:
         stack.stop()
 
 
-async def list_calls(api: httpx.AsyncClient) -> list[dict[str, Any]]:
+async def hold_open(calls: int, idle_seconds: float) -> None:
+    """Answer `calls` outbound calls and leave them open; print what each open call costs."""
+    stack = Stack()
+    headers = {"Authorization": f"Bearer {stack.api_key}"}
+    try:
+        async with (
+            httpx.AsyncClient(base_url=stack.url("api"), headers=headers, timeout=120) as api,
+            httpx.AsyncClient(base_url=stack.url("sim"), timeout=120) as sim,
+        ):
+            agent_id = await set_up(api, sim, receiver_port=9)
+            before = Snapshot.of_tree(stack.process.pid)
+            limit = asyncio.Semaphore(20)
+
+            async def place(i: int) -> None:
+                callee = f"+1201{5550000 + i:07d}"
+                far_end = {"answerAfterSeconds": 0, "hangupAfterSeconds": None}
+                async with limit:
+                    await sim.put(f"/control/far-ends/{callee}", json=far_end)
+                    response = await api.post(
+                        "/v1/sessions/phone", json={"to": callee, "agentId": agent_id}
+                    )
+                    response.raise_for_status()
+
+            await asyncio.gather(*(place(i) for i in range(calls)))
+            await wait_for_status(api, "in-progress", calls)
+            await sim.post("/control/drain")
+            settled = Snapshot.of_tree(stack.process.pid)
+            await asyncio.sleep(idle_seconds)
+            idle = Snapshot.of_tree(stack.process.pid).minus(settled)
+        print(f"open calls: {calls}, idle for {idle_seconds:.0f} s")
+        for role in ROLES:
+            grown = settled.rss.get(role, 0) - before.rss.get(role, 0)
+            print(
+                f"  {role}: RSS {settled.rss.get(role, 0) / 2**20:.0f} MB "
+                f"({grown / calls / 1024:.1f} KB per open call), idle CPU "
+                f"{idle.cpu.get(role, 0.0) * 1000 / calls / idle_seconds:.4f} ms per open call/s"
+            )
+        ours = [role for role in ROLES if role != "sim"]
+        total = sum(settled.rss.get(role, 0) for role in ours)
+        idle_cpu = sum(idle.cpu.get(role, 0.0) for role in ours)
+        print(
+            f"  API + worker + Temporal: RSS {total / 2**30:.2f} GB, idle CPU "
+            f"{idle_cpu * 1000 / calls / idle_seconds:.4f} ms per open call per second"
+        )
+    finally:
+        stack.stop()
+
+
+async def wait_for_status(api: httpx.AsyncClient, status: str, count: int) -> None:
+    """Until `count` calls are in `status`."""
+    deadline = time.time() + 3600
+    while time.time() < deadline:
+        if len(await list_calls(api, status=status)) >= count:
+            return
+        await asyncio.sleep(2)
+    raise RuntimeError(f"fewer than {count} calls reached {status}")
+
+
+async def list_calls(api: httpx.AsyncClient, **filters: str) -> list[dict[str, Any]]:
     calls: list[dict[str, Any]] = []
     cursor = None
     while True:
-        params = {"limit": 100, **({"cursor": cursor} if cursor else {})}
+        params = {"limit": 100, **filters, **({"cursor": cursor} if cursor else {})}
         page = (await api.get("/v1/calls", params=params)).json()
         calls += page["data"]
         cursor = page["nextCursor"]
@@ -248,6 +337,22 @@ async def wait_for_all(api: httpx.AsyncClient, total: int) -> float:
             return max(datetime.fromisoformat(c["endedAt"]).timestamp() for c in done)
         await asyncio.sleep(0.2)
     raise RuntimeError(f"not all {total} calls ended within 300 s")
+
+
+def answered_lags(placed: dict[str, float], receiver: Receiver) -> list[float]:
+    """Per outbound call: `POST /v1/sessions/phone` sent → its in-progress `call.status` here."""
+    answered: dict[str, float] = {}
+    for at, body in receiver.arrivals:
+        if body["status"] == "in-progress":
+            answered.setdefault(body["call_id"], at)
+    return [answered[call] - at for call, at in placed.items() if call in answered]
+
+
+def delivery_counts(receiver: Receiver) -> str:
+    """How many webhooks arrived, and how many were repeats of one already received."""
+    ids = Counter(webhook_id for _, _, webhook_id in receiver.deliveries)
+    repeats = sum(count - 1 for count in ids.values())
+    return f"webhooks received: {sum(ids.values())} ({len(ids)} distinct, {repeats} repeats)"
 
 
 def hangup_latencies(
@@ -337,8 +442,23 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--calls", type=int, default=20, help="outbound calls, and as many inbound")
     parser.add_argument("--hangup-after", type=float, default=3.0, help="seconds after answering")
+    parser.add_argument(
+        "--rate",
+        type=float,
+        help="outbound and inbound calls each arriving at this many per second (default: at once)",
+    )
+    parser.add_argument(
+        "--open",
+        type=int,
+        metavar="N",
+        help="instead: answer N outbound calls, leave them open, and measure what they cost",
+    )
+    parser.add_argument("--idle", type=float, default=60.0, help="seconds to watch open calls")
     args = parser.parse_args()
-    asyncio.run(run(args.calls, args.hangup_after))
+    if args.open:
+        asyncio.run(hold_open(args.open, args.idle))
+    else:
+        asyncio.run(run(args.calls, args.hangup_after, args.rate))
     sys.stdout.flush()
     os._exit(0)  # the Temporal SDK can abort at interpreter exit (sdk-python #300)
 

@@ -34,7 +34,7 @@ async def test_hang_up_through_the_api(
     assert response.status_code == 200, response.text
     assert (response.json()["status"], response.json()["endedReason"]) == ("ended", "api")
     again = await tenant.http.post(f"/v1/calls/{session['sessionId']}/hangup")
-    assert again.status_code == 409 and again.json()["error"]["code"] == "call_ended"
+    assert again.status_code == 409 and again.json()["error"]["code"] == "call_ended", again.text
     assert f"call-{session['sessionId']}" not in again.json()["error"]["message"]  # no workflow ids
 
 

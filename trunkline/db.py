@@ -1,5 +1,6 @@
 """Database engine and sessions: SQLite by default, PostgreSQL through `DATABASE_URL`."""
 
+import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -52,6 +53,8 @@ class Database:
         self._sessions = async_sessionmaker(
             self.engine, class_=AsyncSession, expire_on_commit=False
         )
+        single_writer = self.engine.dialect.name == "sqlite"
+        self._writers = asyncio.Semaphore(1 if single_writer else 16)
 
     async def create_tables(self) -> None:
         """Create every table that does not exist yet (migrations come later)."""
@@ -62,6 +65,13 @@ class Database:
     async def session(self) -> AsyncIterator[AsyncSession]:
         """A session whose transaction the caller commits; rolled back on error."""
         async with self._sessions() as session:
+            yield session
+
+    @asynccontextmanager
+    async def busy_session(self) -> AsyncIterator[AsyncSession]:
+        """A session for work that many tasks of this process do at once (webhook lanes): they
+        take turns, one at a time on SQLite, whose writers otherwise sleep waiting for its lock."""
+        async with self._writers, self.session() as session:
             yield session
 
     async def dispose(self) -> None:

@@ -5,6 +5,7 @@ the API and the agent act through updates. A watchdog asks LiveKit where the cal
 no event has come for a while, and a max-duration timer ends calls that would run forever.
 """
 
+import asyncio
 import contextlib
 from datetime import timedelta
 from typing import Any
@@ -62,8 +63,11 @@ with workflow.unsafe.imports_passed_through():
 
 LEAN_CALLS = "lean-calls"
 """Since this patch: events are recorded by local activities, the search attributes are set
-when the call starts, and the status attribute moves only to in-progress and to the end."""
+when the call starts, the status attribute moves only to in-progress and to the end, and the
+watchdog backs off while the phone is still there."""
 INDEXED_STATUSES = ("in-progress", "ended", "failed")
+WATCHDOG_MAX = timedelta(minutes=10)
+"""The longest a quiet call goes unprobed: a call whose provider events stop ends by then."""
 
 _RANK = {"queued": 0, "dialing": 1, "ringing": 2, "in-progress": 3, "ended": 4, "failed": 4}
 
@@ -96,6 +100,9 @@ class CallWorkflow:
         self._recipient: str | None = None
         """The warm transfer's recipient, once bridged into the caller's room."""
         self._recording: workflow.ActivityHandle[Any] | None = None
+        self._quiet_probes = 0
+        """Watchdog probes since the last event: each doubles the wait before the next."""
+        self._recording_events = asyncio.Lock()
 
     # --- signals, updates, queries ---------------------------------------------------------
 
@@ -348,9 +355,8 @@ class CallWorkflow:
         amd_until = (
             workflow.now() + timedelta(seconds=plan.amd.timeout_seconds) if plan.amd else None
         )
-        watchdog = timedelta(seconds=plan.watchdog_seconds)
         while not self._terminal:
-            waits = [watchdog, ends_at - workflow.now()]
+            waits = [self._watchdog_wait(plan), ends_at - workflow.now()]
             if amd_until and not self._amd_decided:
                 waits.append(amd_until - workflow.now())
             try:
@@ -365,6 +371,7 @@ class CallWorkflow:
             except TimeoutError:
                 await self._on_timer(plan, ends_at, amd_until)
                 continue
+            self._quiet_probes = 0
             await self._drain_inbox()
             await self._drain_transfer_inbox()
             await self._reap_warm_transfer()
@@ -383,6 +390,14 @@ class CallWorkflow:
         except ActivityError as error:
             await self._record("trunkline", "recording.failed", detail=str(error.cause or error))
 
+    def _watchdog_wait(self, plan: CallPlan) -> timedelta:
+        """How long the call may be quiet before LiveKit is asked about it: the watchdog period,
+        doubled for every probe that found the phone still there, up to `WATCHDOG_MAX`."""
+        first = timedelta(seconds=plan.watchdog_seconds)
+        if not workflow.patched(LEAN_CALLS):
+            return first
+        return min(first * 2**self._quiet_probes, max(first, WATCHDOG_MAX))
+
     async def _on_timer(self, plan: CallPlan, ends_at: Any, amd_until: Any) -> None:
         now = workflow.now()
         if now >= ends_at:
@@ -392,6 +407,7 @@ class CallWorkflow:
             await self._record("trunkline", "amd.timeout", detail="no verdict; assuming a person")
         else:
             probe: ProbeResult = await self._act(CallActivities.probe)
+            self._quiet_probes += 1
             if not probe.phone_present:
                 self._phone_gone = True
                 await self._finish("ended", "phone_leg_gone", event="watchdog.phone_gone")
@@ -624,19 +640,14 @@ class CallWorkflow:
         **facts: Any,
     ) -> None:
         """Store one call event, moving the status; the activity sends its `call.status`."""
-        new_status = status or self._status
-        changed = new_status != self._status
-        self._sequence += 1
-        record = CallEventRecord(
-            session_id=self._session_id,
-            sequence=self._sequence,
-            source=source,  # type: ignore[arg-type]
-            type=event_type,
-            status=new_status,
-            **facts,
-        )
-        lean = workflow.patched(LEAN_CALLS)
-        if lean:  # in the workflow task, with no activity task round trip
+        if not workflow.patched(LEAN_CALLS):
+            await self._record_as_activity(source, event_type, status, facts)
+            return
+        async with self._recording_events:  # one at a time: each may take sequence numbers
+            new_status = status or self._status
+            changed = new_status != self._status
+            self._sequence += 1
+            record = self._event_record(source, event_type, new_status, facts)
             record.absorb = True
             outcome: RecordOutcome = await workflow.execute_local_activity_method(
                 CallActivities.record_event,
@@ -645,11 +656,34 @@ class CallWorkflow:
                 retry_policy=RETRY,
             )
             self._sequence += outcome.absorbed
-        else:
-            await self._act_with(CallActivities.record_event, record)
-        self._status = new_status  # only once stored, so readers of the call row agree
-        if changed and (not lean or new_status in INDEXED_STATUSES):
+            self._status = new_status  # only once stored, so readers of the call row agree
+            if changed and new_status in INDEXED_STATUSES:
+                workflow.upsert_search_attributes([STATUS.value_set(new_status)])
+
+    async def _record_as_activity(
+        self, source: str, event_type: str, status: CallStatus | None, facts: dict[str, Any]
+    ) -> None:
+        """How calls started before `LEAN_CALLS` record their events."""
+        new_status = status or self._status
+        changed = new_status != self._status
+        self._sequence += 1
+        record = self._event_record(source, event_type, new_status, facts)
+        await self._act_with(CallActivities.record_event, record)
+        self._status = new_status
+        if changed:
             workflow.upsert_search_attributes([STATUS.value_set(new_status)])
+
+    def _event_record(
+        self, source: str, event_type: str, status: CallStatus, facts: dict[str, Any]
+    ) -> CallEventRecord:
+        return CallEventRecord(
+            session_id=self._session_id,
+            sequence=self._sequence,
+            source=source,  # type: ignore[arg-type]
+            type=event_type,
+            status=status,
+            **facts,
+        )
 
     async def _act(self, activity: Any, *, attempts: int | None = None) -> Any:
         """Run one of the call's activities with the call's id."""

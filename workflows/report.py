@@ -3,8 +3,8 @@
 Started when a call ends (`report-{sessionId}`), and again by `finalize`: `force_analysis`
 writes a new version (the old ones stay), `retry_webhook` sends the latest `call.report` again;
 the first analysis sends it by itself.
-Analysis, charging and scheduling happen once per version; delivery is its own workflow,
-retried for days.
+Analysis, charging and scheduling happen once per version; `call.report` goes out through the
+call's webhook lane, retried for days.
 """
 
 from datetime import timedelta
@@ -18,6 +18,9 @@ with workflow.unsafe.imports_passed_through():
     from trunkline.workflow_io import ReportRef, ReportRequest, ReportResult
 
 TRANSCRIPT_GRACE = timedelta(seconds=3)
+LOCAL_BOOKKEEPING = "local-bookkeeping"
+"""Since this patch, charging, scheduling the callback and queueing the webhook are local
+activities."""
 _RETRY = RetryPolicy(initial_interval=timedelta(seconds=1), maximum_interval=timedelta(minutes=1))
 
 
@@ -28,20 +31,28 @@ class PostCallReportWorkflow:
         if not request.force_analysis and not request.retry_webhook:
             await workflow.sleep(TRANSCRIPT_GRACE)  # the agent's last lines may still come in
         report: ReportRef = await self._act(ReportActivities.analyze, request, minutes=5)
+        after = self._act_locally if workflow.patched(LOCAL_BOOKKEEPING) else self._act
         if report.created:
-            await self._act(ReportActivities.charge, report)
+            await after(ReportActivities.charge, report)
             if report.wants_callback:
-                await self._act(ReportActivities.schedule_callback, report)
+                await after(ReportActivities.schedule_callback, report)
         sent = False
         first_analysis = report.created and report.version == 1
         if first_analysis or request.retry_webhook:
-            sent = await self._act(ReportActivities.send_webhook, report)
+            sent = await after(ReportActivities.send_webhook, report)
         workflow.set_current_details(f"version {report.version}, webhook sent: {sent}")
         return ReportResult(
             session_id=request.session_id,
             report_id=report.report_id,
             version=report.version,
             webhook_sent=sent,
+        )
+
+    @staticmethod
+    async def _act_locally(activity: Any, argument: Any) -> Any:
+        """Database bookkeeping, in the workflow task: no activity task round trip each."""
+        return await workflow.execute_local_activity_method(
+            activity, argument, start_to_close_timeout=timedelta(seconds=30), retry_policy=_RETRY
         )
 
     @staticmethod

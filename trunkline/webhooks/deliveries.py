@@ -62,23 +62,34 @@ async def lane_head(session: AsyncSession, lane: str) -> WebhookDelivery | None:
     return (await session.exec(statement)).first()
 
 
-async def claim(session: AsyncSession, delivery_id: str, now: datetime, until: datetime) -> bool:
-    """Take the delivery for one attempt unless someone else's attempt is in flight."""
+async def claim_head(
+    session: AsyncSession, lane: str, now: datetime, until: datetime
+) -> WebhookDelivery | None:
+    """Take the lane's head for one attempt, unless someone else's attempt at it is in flight;
+    None when the lane is empty or its head is taken (one statement, so two senders never
+    both take it)."""
+    head = (
+        select(WebhookDelivery.id)
+        .where(WebhookDelivery.lane == lane, WebhookDelivery.status == "pending")
+        .order_by(col(WebhookDelivery.created_at), col(WebhookDelivery.id))
+        .limit(1)
+        .scalar_subquery()
+    )
     statement = (
         update(WebhookDelivery)
         .where(
-            col(WebhookDelivery.id) == delivery_id,
-            col(WebhookDelivery.status) == "pending",
+            col(WebhookDelivery.id) == head,
             or_(
                 col(WebhookDelivery.claimed_until).is_(None),
                 col(WebhookDelivery.claimed_until) < now,
             ),
         )
         .values(claimed_until=until)
+        .returning(WebhookDelivery)
     )
-    result = await session.exec(statement)  # type: ignore[call-overload]
+    claimed = (await session.exec(statement)).scalars().first()  # type: ignore[call-overload]
     await session.commit()
-    return bool(result.rowcount)
+    return claimed
 
 
 async def is_durable(session: AsyncSession, lane: str) -> bool:

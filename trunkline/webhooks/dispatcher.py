@@ -52,13 +52,26 @@ class WebhookDispatcher:
                 self._pumps[lane] = asyncio.create_task(self._pump(lane), name=f"lane {lane}")
 
     async def _pump(self, lane: str) -> None:
+        """Send the lane's deliveries in order until it is empty, or until one fails and the
+        lane goes to its workflow."""
         try:
-            while await self._send_head(lane) or self._take_resubmission(lane):
-                pass
+            async with self._database.session() as session:
+                if await is_durable(session, lane):
+                    return  # its workflow sends it
+            while True:
+                step = await self._sender.attempt_head(lane, failures=0)
+                if step.empty or step.busy:
+                    if self._take_resubmission(lane):
+                        continue
+                    return
+                if not (step.succeeded or step.gave_up):
+                    await self._hand_over(lane, step.wait_seconds)
+                    return
         except Exception:  # the sweep hands the lane to its workflow
             logger.exception("webhook lane %s: sending failed", lane)
         finally:
             self._pumps.pop(lane, None)
+            self._resubmitted.discard(lane)
 
     def _take_resubmission(self, lane: str) -> bool:
         """Whether the lane was submitted again while it was being sent (then go on)."""
@@ -67,24 +80,15 @@ class WebhookDispatcher:
             return True
         return False
 
-    async def _send_head(self, lane: str) -> bool:
-        """Send the lane's head; True to go on with the next one."""
-        async with self._database.session() as session:
-            if await is_durable(session, lane):
-                return False  # its workflow sends it
-        step = await self._sender.attempt_head(lane, failures=0)
-        if step.empty or step.busy:
-            return False
-        if step.succeeded or step.gave_up:
-            return True
+    async def _hand_over(self, lane: str, wait_seconds: float) -> None:
+        """The lane's head failed: its workflow retries it, and sends the rest behind it."""
         async with self._database.session() as session:
             await hand_over(
                 session,
                 self._client,
                 self._task_queue,
-                LaneInput(lane=lane, failures=1, wait_seconds=step.wait_seconds),
+                LaneInput(lane=lane, failures=1, wait_seconds=wait_seconds),
             )
-        return False
 
     async def sweep(self) -> int:
         """Hand every stranded lane to its workflow; returns how many."""

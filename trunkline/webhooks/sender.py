@@ -4,11 +4,15 @@
 import json
 from datetime import datetime, timedelta
 
+from sqlalchemy import update
+from sqlmodel import col
+from sqlmodel.ext.asyncio.session import AsyncSession
+
 from trunkline.db import Database
 from trunkline.models import Organization, WebhookAttempt, WebhookDelivery, utcnow
 from trunkline.organizations import signing_secrets
 from trunkline.webhooks.client import WebhookClient, WebhookResult
-from trunkline.webhooks.deliveries import claim, lane_head
+from trunkline.webhooks.deliveries import claim_head, lane_head
 from trunkline.webhooks.signing import signature_headers
 from trunkline.workflow_io import DeliveryStatus, LaneStep
 
@@ -45,14 +49,10 @@ class LaneSender:
         `failures` counts the head's failed attempts so far: it picks the wait after another.
         """
         now = utcnow()
-        async with self._database.session() as session:
-            head = await lane_head(session, lane)
+        async with self._database.busy_session() as session:
+            head = await claim_head(session, lane, now, now + CLAIM)
             if head is None:
-                return LaneStep(empty=True)
-            if not await claim(session, head.id, now, now + CLAIM):
-                busy_until = head.claimed_until or now
-                wait = max((busy_until - now).total_seconds(), 1.0)
-                return LaneStep(delivery_id=head.id, busy=True, wait_seconds=wait)
+                return await self._empty_or_busy(session, lane, now)
             organization = await session.get_one(Organization, head.organization_id)
         result, sent_at = await self._post(head, organization)  # no session is open
         step = _step(head.id, result, failures)
@@ -60,6 +60,16 @@ class LaneSender:
         next_at = sent_at + timedelta(seconds=step.wait_seconds) if step.wait_seconds else None
         await self._record(head, sent_at, result, status, next_at)
         return step
+
+    @staticmethod
+    async def _empty_or_busy(session: AsyncSession, lane: str, now: datetime) -> LaneStep:
+        """Why the head could not be taken: there is none, or an attempt at it is in flight."""
+        head = await lane_head(session, lane)
+        if head is None:
+            return LaneStep(empty=True)
+        busy_until = head.claimed_until or now
+        wait = max((busy_until - now).total_seconds(), 1.0)
+        return LaneStep(delivery_id=head.id, busy=True, wait_seconds=wait)
 
     async def _post(
         self, delivery: WebhookDelivery, organization: Organization
@@ -85,7 +95,7 @@ class LaneSender:
     ) -> None:
         """Store the attempt and where the delivery stands, and let go of it."""
         number = sent.attempt_count + 1
-        async with self._database.session() as session:
+        async with self._database.busy_session() as session:
             await session.merge(
                 WebhookAttempt(
                     id=f"{sent.id}-{number}",
@@ -98,15 +108,19 @@ class LaneSender:
                     response_excerpt=result.response_excerpt,
                 )
             )
-            delivery = await session.get_one(WebhookDelivery, sent.id)
-            delivery.attempt_count = max(delivery.attempt_count, number)
-            delivery.last_status_code = result.status_code
-            delivery.last_error = result.error
-            delivery.status = status
-            delivery.next_attempt_at = next_attempt_at
-            delivery.claimed_until = None
-            delivery.updated_at = utcnow()
-            session.add(delivery)
+            await session.exec(  # type: ignore[call-overload]
+                update(WebhookDelivery)
+                .where(col(WebhookDelivery.id) == sent.id)
+                .values(
+                    attempt_count=number,
+                    last_status_code=result.status_code,
+                    last_error=result.error,
+                    status=status,
+                    next_attempt_at=next_attempt_at,
+                    claimed_until=None,
+                    updated_at=utcnow(),
+                )
+            )
             await session.commit()
 
 
