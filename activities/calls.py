@@ -12,7 +12,13 @@ from temporalio import activity
 from temporalio.client import Client
 from temporalio.exceptions import ApplicationError
 
-from activities.common import dial_failed, load_call
+from activities.common import (
+    dial_failed,
+    follow_answer,
+    heartbeating,
+    load_call,
+    never_redialled,
+)
 from trunkline.call_config import (
     ResolvedConfig,
     apply_layer,
@@ -249,30 +255,51 @@ class CallActivities:
 
     @activity.defn(name="dial_call")
     async def dial(self, request: CallInput) -> DialOutcome:
-        """Dial the callee into the room and wait for the answer; never dials a call twice."""
+        """Dial the callee into the room and wait for the answer; never dials a call twice.
+
+        A retry (the worker died meanwhile) follows the leg the first try placed, or, when that
+        leg is gone, takes it as unanswered rather than ringing the callee again.
+        """
         call = await self._call(request.session_id)
-        present = await self._phone_in_room(call)
-        if present is not None:
-            return DialOutcome(answered=present == "active")  # a retry after a lost answer
+        if await self._phone_status(call) is not None:
+            await heartbeating(follow_answer(lambda: self._phone_status(call)))
+            return DialOutcome(answered=True)
+        if not await self._stamp_dialed(call.id):
+            raise never_redialled()
         ringing = (call.request.get("telephony") or {}).get("ringingTimeoutSeconds")
         try:
-            await self._livekit.dial(
-                DialRequest(
-                    room_name=call.room_name,
-                    participant_identity=call.sip_participant_identity,
-                    to=call.to_number,
-                    from_number=call.from_number,
-                    attributes={"trunkline.sessionId": call.id},
-                    headers={SESSION_HEADER: call.id},
-                    ringing_timeout=timedelta(seconds=ringing or DEFAULT_RINGING_TIMEOUT_SECONDS),
-                    wait_until_answered=True,
+            await heartbeating(
+                self._livekit.dial(
+                    DialRequest(
+                        room_name=call.room_name,
+                        participant_identity=call.sip_participant_identity,
+                        to=call.to_number,
+                        from_number=call.from_number,
+                        attributes={"trunkline.sessionId": call.id},
+                        headers={SESSION_HEADER: call.id},
+                        ringing_timeout=timedelta(
+                            seconds=ringing or DEFAULT_RINGING_TIMEOUT_SECONDS
+                        ),
+                        wait_until_answered=True,
+                    )
                 )
             )
         except CallFailed as failure:
             raise dial_failed(failure) from failure
         return DialOutcome(answered=True)
 
-    async def _phone_in_room(self, call: Call) -> str | None:
+    async def _stamp_dialed(self, session_id: str) -> bool:
+        """Note that the dial is being placed; False if an earlier try placed it already."""
+        async with self._database.session() as session:
+            call = await session.get_one(Call, session_id)
+            if call.dialed_at is not None:
+                return False
+            call.dialed_at = utcnow()
+            session.add(call)
+            await session.commit()
+        return True
+
+    async def _phone_status(self, call: Call) -> str | None:
         """The caller's (callee's) SIP call status, or None when it is not in the room."""
         phone = phone_participant(await self._livekit.sip_participants(call.room_name))
         return (phone.sip_call_status or "unknown") if phone else None
@@ -301,7 +328,7 @@ class CallActivities:
     async def probe(self, request: CallInput) -> ProbeResult:
         """Ask LiveKit where the call stands, for when a webhook never comes."""
         call = await self._call(request.session_id)
-        return ProbeResult(phone_present=await self._phone_in_room(call) is not None)
+        return ProbeResult(phone_present=await self._phone_status(call) is not None)
 
     @activity.defn(name="hang_up_call")
     async def hang_up(self, request: CallInput) -> None:

@@ -1,10 +1,20 @@
-"""What the activity classes share: loading the call, and how a failed dial is reported."""
+"""What the activity classes share: loading the call, heartbeating, following a dial placed
+before, and how a failed dial is reported."""
 
+import asyncio
+from collections.abc import Awaitable, Callable
+from typing import TypeVar
+
+from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
 from trunkline.db import Database
 from trunkline.models import Call
 from trunkline.providers.errors import CallFailed
+
+T = TypeVar("T")
+HEARTBEAT_SECONDS = 2.0
+ANSWER_POLL_SECONDS = 0.5
 
 
 async def load_call(database: Database, session_id: str) -> Call:
@@ -26,3 +36,40 @@ def dial_failed(failure: CallFailed) -> ApplicationError:
         type="CallFailed",
         non_retryable=True,
     )
+
+
+def never_redialled() -> ApplicationError:
+    """An earlier attempt of this activity placed the dial, and the leg is gone by now: it rang
+    and it is over. Nobody is rung twice for one dial, so that is the outcome."""
+    return ApplicationError(
+        "the dial was placed by an earlier attempt and its leg has ended; not dialled again",
+        "no-answer",
+        None,
+        None,
+        type="CallFailed",
+        non_retryable=True,
+    )
+
+
+async def heartbeating(work: Awaitable[T]) -> T:
+    """Await `work`, heartbeating meanwhile, so that a cancelled activity learns it promptly
+    and a worker that died is noticed within the heartbeat timeout."""
+    task = asyncio.ensure_future(work)
+    try:
+        while not task.done():
+            await asyncio.wait({task}, timeout=HEARTBEAT_SECONDS)
+            activity.heartbeat()
+        return task.result()
+    finally:
+        task.cancel()
+
+
+async def follow_answer(sip_call_status: Callable[[], Awaitable[str | None]]) -> None:
+    """Follow a leg placed earlier until it answers; raise if it goes away unanswered."""
+    while True:
+        status = await sip_call_status()
+        if status is None or status == "hangup":
+            raise never_redialled()
+        if status not in ("dialing", "ringing"):
+            return
+        await asyncio.sleep(ANSWER_POLL_SECONDS)

@@ -1,15 +1,18 @@
 """Activities of transfers: the blind REFER, consultation legs, bridging, and telling the agent."""
 
-import asyncio
 import hashlib
-from collections.abc import Awaitable
 from datetime import timedelta
-from typing import TypeVar
 
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
-from activities.common import dial_failed, load_call
+from activities.common import (
+    dial_failed,
+    follow_answer,
+    heartbeating,
+    load_call,
+    never_redialled,
+)
 from trunkline.call_signals import CONSULTATION_HEADER, phone_participant
 from trunkline.calls import agent_token, call_party, screening_scope
 from trunkline.db import Database
@@ -36,22 +39,7 @@ from trunkline.workflow_io import (
     TransferStateChange,
 )
 
-T = TypeVar("T")
 AGENT_TOPIC = "trunkline.transfer"
-HEARTBEAT_SECONDS = 2.0
-ANSWER_POLL_SECONDS = 0.5
-
-
-async def heartbeating(work: Awaitable[T]) -> T:
-    """Await `work`, heartbeating meanwhile, so that a cancelled activity learns it promptly."""
-    task = asyncio.ensure_future(work)
-    try:
-        while not task.done():
-            await asyncio.wait({task}, timeout=HEARTBEAT_SECONDS)
-            activity.heartbeat()
-        return task.result()
-    finally:
-        task.cancel()
 
 
 class TransferActivities:
@@ -198,9 +186,11 @@ class TransferActivities:
     async def dial_consultation(self, leg: ConsultationLeg) -> DialOutcome:
         """Dial the destination into the consultation room and wait for the answer, once."""
         if await self._recipient_in(leg.room_name, leg):  # a retry: the leg was placed before
-            await heartbeating(self._answer_of(leg))
+            await heartbeating(follow_answer(lambda: self._recipient_status(leg)))
             await self._answered(leg)
             return DialOutcome(answered=True)
+        if not await self._stamp_dialed(leg):
+            raise never_redialled()
         try:
             await heartbeating(
                 self._livekit.dial(
@@ -220,6 +210,17 @@ class TransferActivities:
             raise dial_failed(failure) from failure
         await self._answered(leg)
         return DialOutcome(answered=True)
+
+    async def _stamp_dialed(self, leg: ConsultationLeg) -> bool:
+        """Note that the attempt's dial is being placed; False if an earlier try placed it."""
+        async with self._database.session() as session:
+            attempt = await find_attempt(session, leg)
+            if attempt.dialed_at is not None:
+                return False
+            attempt.dialed_at = utcnow()
+            session.add(attempt)
+            await session.commit()
+        return True
 
     async def _answered(self, leg: ConsultationLeg) -> None:
         """Stamp the attempt's answer (once: a retried dial keeps the first time)."""
@@ -269,23 +270,9 @@ class TransferActivities:
     async def _recipient_in(self, room: str, leg: ConsultationLeg) -> bool:
         return any(p.identity == leg.identity for p in await self._livekit.sip_participants(room))
 
-    async def _answer_of(self, leg: ConsultationLeg) -> None:
-        """Follow a consultation leg placed earlier until it answers; raise if it goes away."""
-        while True:
-            legs = await self._livekit.sip_participants(leg.room_name)
-            status = next((p.sip_call_status for p in legs if p.identity == leg.identity), None)
-            if status == "active":
-                return
-            if status is None or status == "hangup":
-                raise ApplicationError(
-                    "the consultation leg ended unanswered",
-                    "no-answer",
-                    None,
-                    None,
-                    type="CallFailed",
-                    non_retryable=True,
-                )
-            await asyncio.sleep(ANSWER_POLL_SECONDS)
+    async def _recipient_status(self, leg: ConsultationLeg) -> str | None:
+        legs = await self._livekit.sip_participants(leg.room_name)
+        return next((p.sip_call_status for p in legs if p.identity == leg.identity), None)
 
     async def _remove(self, room: str, identity: str) -> None:
         try:

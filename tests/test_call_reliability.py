@@ -10,7 +10,7 @@ import pytest
 
 from simulator.app import Simulator
 from simulator.provider_webhooks import Misbehaviour
-from tests.calls_support import call_when, events, place_call, script, set_up_line
+from tests.calls_support import CALLEE, call_when, events, place_call, script, set_up_line
 from tests.conftest import Tenant
 from tests.receiver import WebhookReceiver
 from tests.waiting import eventually
@@ -140,7 +140,86 @@ async def test_a_worker_killed_mid_transfer_and_restarted_finishes_the_transfer(
 
 
 async def _consultation_ringing(simulator: Simulator) -> bool:
+    return await _leg_in(simulator, "+12015557001", "ringing")
+
+
+async def test_a_dial_whose_worker_died_is_never_placed_twice(
+    tenant: Tenant,
+    simulator: Simulator,
+    receiver: WebhookReceiver,
+    settings: Settings,
+) -> None:
+    """The worker dies while the callee's phone rings; by the time another worker retries the
+    dial, the ringing is over. The retry takes that as the answer instead of ringing again."""
+    line = await set_up_line(tenant, receiver)
+    script(simulator, behaviour="no-answer")
+    first = start_worker_process(settings)
+    second = None
+    try:
+        session = await place_call(line, telephony={"ringingTimeoutSeconds": 2})
+        await eventually(lambda: _leg_in(simulator, CALLEE, "ringing"), 20)
+        first.send_signal(signal.SIGKILL)
+        first.wait(timeout=10)
+        await eventually(lambda: _leg_in(simulator, CALLEE, "ended", "failed"), 20)
+        second = start_worker_process(settings)
+        call = await call_when(tenant, session["sessionId"], "ended", "failed", within=60)
+    finally:
+        for process in (first, second):
+            if process and process.poll() is None:
+                process.send_signal(signal.SIGTERM)
+                process.wait(timeout=30)
+    assert (call["status"], call["failureCause"]) == ("failed", "no-answer")
+    dials = [r for r in simulator.requests["livekit"] if r["method"] == "CreateSIPParticipant"]
+    assert len(dials) == 1
+
+
+async def test_a_consultation_dial_whose_worker_died_is_never_placed_twice(
+    tenant: Tenant,
+    simulator: Simulator,
+    receiver: WebhookReceiver,
+    settings: Settings,
+) -> None:
+    """As for a call's dial: a warm transfer's recipient is rung once per attempt, and the
+    attempt the dead worker left ringing counts as unanswered."""
+    line = await set_up_line(tenant, receiver)
+    script(simulator, answer_after_seconds=0, hangup_after_seconds=None)
+    script(simulator, "+12015557001", behaviour="no-answer")
+    first = start_worker_process(settings)
+    second = None
+    try:
+        call_id = (await place_call(line))["sessionId"]
+        await call_when(tenant, call_id, "in-progress", within=30)
+        started = await tenant.http.post(
+            f"/v1/calls/{call_id}/transfers/warm",
+            json={"destinations": [{"to": "+12015557001"}], "ringingTimeout": 2},
+        )
+        assert started.status_code == 201, started.text
+        await eventually(lambda: _leg_in(simulator, "+12015557001", "ringing"), 20)
+        first.send_signal(signal.SIGKILL)
+        first.wait(timeout=10)
+        await eventually(lambda: _leg_in(simulator, "+12015557001", "ended", "failed"), 20)
+        second = start_worker_process(settings)
+        path = f"/v1/calls/{call_id}/transfers/{started.json()['id']}"
+
+        async def finished() -> dict | None:
+            body = (await tenant.http.get(path)).json()
+            return body if body["state"] not in ("dialing", "screening") else None
+
+        transfer = await eventually(finished, 60)
+        await tenant.http.post(f"/v1/calls/{call_id}/hangup")
+    finally:
+        for process in (first, second):
+            if process and process.poll() is None:
+                process.send_signal(signal.SIGTERM)
+                process.wait(timeout=30)
+    assert [(a["to"], a["outcome"]) for a in transfer["attempts"]] == [
+        ("+12015557001", "no-answer")
+    ]
+    dials = [r for r in simulator.requests["livekit"] if r["method"] == "CreateSIPParticipant"]
+    assert [d["request"]["sipCallTo"] for d in dials] == [CALLEE, "+12015557001"]
+
+
+async def _leg_in(simulator: Simulator, number: str, *states: str) -> bool:
     return any(
-        leg.to_number == "+12015557001" and leg.state == "ringing"
-        for leg in simulator.world.legs.values()
+        leg.to_number == number and leg.state in states for leg in simulator.world.legs.values()
     )

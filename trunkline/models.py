@@ -192,6 +192,8 @@ class Call(SQLModel, table=True):
     ended_reason: str | None = None
     answered_machine: bool | None = None
     created_at: datetime = timestamp_field(default_factory=utcnow)
+    dialed_at: datetime | None = timestamp_field(default=None)
+    """When the outbound dial was placed: a retried dial never places it again."""
     answered_at: datetime | None = timestamp_field(default=None)
     ended_at: datetime | None = timestamp_field(default=None)
     updated_at: datetime = timestamp_field(default_factory=utcnow)
@@ -275,6 +277,8 @@ class TransferAttempt(SQLModel, table=True):
     sip_status: str | None = None
     detail: str | None = None
     started_at: datetime = timestamp_field(default_factory=utcnow)
+    dialed_at: datetime | None = timestamp_field(default=None)
+    """When its dial was placed: a retried dial never places it again."""
     answered_at: datetime | None = timestamp_field(default=None)
     ended_at: datetime | None = timestamp_field(default=None)
 

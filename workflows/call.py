@@ -103,6 +103,8 @@ class CallWorkflow:
         self._quiet_probes = 0
         """Watchdog probes since the last event: each doubles the wait before the next."""
         self._recording_events = asyncio.Lock()
+        self._status_being_recorded: CallStatus | None = None
+        """The status a record in flight moves the call to: its row may say so already."""
 
     # --- signals, updates, queries ---------------------------------------------------------
 
@@ -219,16 +221,17 @@ class CallWorkflow:
 
     def _require_not_over(self, *, ending_counts: bool = False) -> None:
         """Refuse an update once the call has ended (or, when `ending_counts`, is ending)."""
-        if self._terminal:
-            raise ApplicationError(f"the call has already {self._status}", type="CallEnded")
+        shown = self._shown_status
+        if shown in TERMINAL_STATUSES:
+            raise ApplicationError(f"the call has already {shown}", type="CallEnded")
         if ending_counts and self._end_request is not None:
             raise ApplicationError("the call is being hung up", type="CallEnded")
 
     def _require_transferable(self) -> None:
         self._require_not_over(ending_counts=True)
-        if self._status != "in-progress":
+        if self._shown_status != "in-progress":
             raise ApplicationError(
-                f"the call is {self._status}, not in progress", type="CallNotInProgress"
+                f"the call is {self._shown_status}, not in progress", type="CallNotInProgress"
             )
         if self._transfer_id is not None:
             raise ApplicationError(
@@ -245,6 +248,11 @@ class CallWorkflow:
 
     def _view(self) -> CallView:
         return CallView(session_id=self._session_id, status=self._status)
+
+    @property
+    def _shown_status(self) -> CallStatus:
+        """The status clients read: a record in flight may have moved the call row already."""
+        return self._status_being_recorded or self._status
 
     @property
     def _terminal(self) -> bool:
@@ -307,6 +315,7 @@ class CallWorkflow:
             CallActivities.dial,
             CallInput(session_id=self._session_id),
             start_to_close_timeout=timedelta(seconds=plan.ringing_timeout_seconds) + DIAL_MARGIN,
+            heartbeat_timeout=HEARTBEAT,
             retry_policy=DIAL_RETRY,
         )
         while not dial.done():
@@ -649,6 +658,7 @@ class CallWorkflow:
             self._sequence += 1
             record = self._event_record(source, event_type, new_status, facts)
             record.absorb = True
+            self._status_being_recorded = new_status
             outcome: RecordOutcome = await workflow.execute_local_activity_method(
                 CallActivities.record_event,
                 record,
@@ -656,7 +666,7 @@ class CallWorkflow:
                 retry_policy=RETRY,
             )
             self._sequence += outcome.absorbed
-            self._status = new_status  # only once stored, so readers of the call row agree
+            self._status, self._status_being_recorded = new_status, None
             if changed and new_status in INDEXED_STATUSES:
                 workflow.upsert_search_attributes([STATUS.value_set(new_status)])
 
