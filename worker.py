@@ -20,10 +20,12 @@ from activities.reports import ReportActivities
 from activities.transfers import TransferActivities
 from activities.webhooks import WebhookActivities
 from trunkline.db import Database
+from trunkline.models import utcnow
 from trunkline.providers.livekit import LiveKitAdapter
 from trunkline.providers.telnyx import TelnyxAdapter
 from trunkline.settings import Settings, get_settings
 from trunkline.temporal import connect, ensure_search_attributes
+from trunkline.unstarted_calls import fail_unstarted_calls
 from trunkline.webhooks.client import WebhookClient
 from trunkline.webhooks.dispatcher import WebhookDispatcher
 from trunkline.webhooks.sender import LaneSender
@@ -103,15 +105,36 @@ async def running_worker(
             ],
             graceful_shutdown_timeout=timedelta(seconds=10),
         )
-        sweeps = asyncio.create_task(dispatcher.run_sweeps(), name="webhook sweeps")
+        chores = asyncio.create_task(keep_house(dispatcher, database, client), name="chores")
         try:
             async with worker:
                 yield worker
         finally:
-            sweeps.cancel()
+            chores.cancel()
             await dispatcher.aclose()
             await livekit.aclose()
             await webhooks.aclose()
+
+
+async def keep_house(
+    dispatcher: WebhookDispatcher,
+    database: Database,
+    client: Client,
+    every: timedelta = timedelta(seconds=15),
+) -> None:
+    """Now and then, until cancelled: hand webhook lanes a stopped worker left to their
+    workflows, and fail calls whose workflow never started."""
+    chores = {
+        "webhook sweep": dispatcher.sweep,
+        "unstarted calls": lambda: fail_unstarted_calls(database, client, utcnow()),
+    }
+    while True:
+        for name, chore in chores.items():
+            try:
+                await chore()
+            except Exception:
+                logging.getLogger(__name__).exception("%s failed; trying again later", name)
+        await asyncio.sleep(every.total_seconds())
 
 
 async def run_worker(settings: Settings) -> None:

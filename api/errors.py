@@ -136,8 +136,16 @@ async def _on_http_error(_request: Request, exc: Exception) -> JSONResponse:
 
 
 async def _on_unexpected_error(_request: Request, exc: Exception) -> JSONResponse:
+    if _temporal_unreachable(exc):
+        return _error(503, "temporarily_unavailable", "Temporal is unreachable; retry shortly")
     logger.exception("unhandled error", exc_info=exc)
     return _error(500, "internal_error", "internal server error")
+
+
+def _temporal_unreachable(exc: Exception) -> bool:
+    """The API's Temporal client connects on first use, and says it could not with a bare
+    RuntimeError (later failures are RPCErrors, handled where they happen)."""
+    return isinstance(exc, RuntimeError) and str(exc).startswith("Failed client connect")
 
 
 async def require_json_bodies(request: Request, call_next: Any) -> Any:

@@ -5,16 +5,23 @@ import signal
 import subprocess
 import sys
 from collections import Counter
+from datetime import timedelta
 
 import pytest
+from temporalio.testing import WorkflowEnvironment
 
+from api.app import create_app
 from simulator.app import Simulator
 from simulator.provider_webhooks import Misbehaviour
 from tests.calls_support import CALLEE, call_when, events, place_call, script, set_up_line
-from tests.conftest import Tenant
+from tests.conftest import RunningApi, Tenant, new_tenant
 from tests.receiver import WebhookReceiver
+from tests.servers import free_port, serving
 from tests.waiting import eventually
+from trunkline.db import Database
+from trunkline.models import utcnow
 from trunkline.settings import Settings
+from trunkline.unstarted_calls import fail_unstarted_calls
 
 
 @pytest.mark.usefixtures("worker")
@@ -223,3 +230,42 @@ async def _leg_in(simulator: Simulator, number: str, *states: str) -> bool:
     return any(
         leg.to_number == number and leg.state in states for leg in simulator.world.legs.values()
     )
+
+
+async def test_a_call_whose_workflow_never_started_fails_instead_of_staying_queued(
+    settings: Settings,
+    database: Database,
+    local_temporal: WorkflowEnvironment,
+    simulator: Simulator,
+    receiver: WebhookReceiver,
+) -> None:
+    """The API stored the call and could not start its workflow (here: Temporal unreachable,
+    as when the API dies in between). A minute later the worker's chores fail it."""
+    cut_off = settings.model_copy(update={"temporal_address": f"127.0.0.1:{free_port()}"})
+    async with serving(create_app(cut_off)) as base_url:
+        tenant = await new_tenant(database, RunningApi(base_url), "Acme")
+        line = await set_up_line(tenant, receiver)
+        response = await tenant.http.post(
+            "/v1/sessions/phone", json={"to": CALLEE, "agentId": line.agent_id}
+        )
+        assert response.status_code == 503, response.text
+        [stored] = (await tenant.http.get("/v1/calls")).json()["data"]
+        assert stored["status"] == "queued"
+        await tenant.http.aclose()
+    later = utcnow() + timedelta(minutes=2)
+    assert await fail_unstarted_calls(database, local_temporal.client, later) == 1
+    assert await fail_unstarted_calls(database, local_temporal.client, later) == 0
+    async with (
+        serving(create_app(settings)) as base_url,
+        RunningApi(base_url).client(tenant.api_key) as http,
+    ):
+        call = (await http.get(f"/v1/calls/{stored['id']}")).json()
+        assert (call["status"], call["failureCause"], call["endedReason"]) == (
+            "failed",
+            "not_started",
+            "not_started",
+        )
+        hangup = await http.post(f"/v1/calls/{stored['id']}/hangup")
+        assert hangup.status_code == 409 and hangup.json()["error"]["code"] == "call_ended"
+        [event] = (await http.get(f"/v1/calls/{stored['id']}/events")).json()["data"]
+        assert (event["type"], event["status"]) == ("call.failed", "failed")

@@ -100,15 +100,6 @@ class WebhookDispatcher:
                     await hand_over(session, self._client, self._task_queue, LaneInput(lane=lane))
         return len(lanes)
 
-    async def run_sweeps(self) -> None:
-        """Sweep now and then, until cancelled."""
-        while True:
-            try:
-                await self.sweep()
-            except Exception:
-                logger.exception("webhook sweep failed; trying again later")
-            await asyncio.sleep(self._sweep_every.total_seconds())
-
     async def aclose(self, grace: timedelta = timedelta(seconds=10)) -> None:
         """Let attempts in flight finish for a while; any cut short are claimed, then swept."""
         pumps = list(self._pumps.values())
