@@ -10,6 +10,7 @@ from collections import Counter
 from datetime import timedelta
 
 from standardwebhooks import Webhook
+from temporalio.service import RPCError
 from temporalio.testing import WorkflowEnvironment
 
 from simulator.app import Simulator
@@ -17,6 +18,7 @@ from tests.calls_support import call_when, place_call, script, set_up_line
 from tests.conftest import Tenant
 from tests.receiver import Reply, WebhookReceiver
 from tests.waiting import eventually
+from trunkline.webhooks.deliveries import lane_of
 
 
 async def test_receiver_down_for_two_days_then_up(
@@ -34,6 +36,7 @@ async def test_receiver_down_for_two_days_then_up(
     path = f"/v1/calls/{session['sessionId']}/webhook-deliveries"
     deliveries = (await tenant.http.get(path)).json()["data"]
     assert len(deliveries) >= 4 and {d["status"] for d in deliveries} == {"pending"}
+    await lane_handed_over(time_skipping_temporal, session["sessionId"], deliveries[0]["url"])
 
     await time_skipping_temporal.sleep(timedelta(days=2))
     assert {d["status"] for d in (await tenant.http.get(path)).json()["data"]} == {"pending"}
@@ -78,6 +81,7 @@ async def test_report_receiver_down_for_three_days_then_up(
         return [d for d in rows if d["eventType"] == "call.report"]
 
     [queued] = await eventually(report_queued, 20)
+    await lane_handed_over(time_skipping_temporal, call_id, queued["url"])
     await time_skipping_temporal.sleep(timedelta(days=3))
     [waiting] = await report_queued()
     assert waiting["status"] == "pending" and waiting["attemptCount"] == 9
@@ -93,3 +97,18 @@ async def test_report_receiver_down_for_three_days_then_up(
     reports = [r for r in receiver.received if r.path == "/post-call"]
     assert [r.headers["webhook-id"] for r in reports] == [queued["id"]] * 10
     assert json.loads(reports[-1].body)["type"] == "call.report"
+
+
+async def lane_handed_over(env: WorkflowEnvironment, call_id: str, url: str) -> None:
+    """Wait until the first attempt failed and the lane's workflow retries it (the clock may
+    jump only then: the worker's first attempt happens in real time)."""
+    handle = env.client.get_workflow_handle(f"webhooks-{lane_of(call_id, url, '')}")
+
+    async def running() -> bool:
+        try:
+            await handle.describe()
+        except RPCError:
+            return False
+        return True
+
+    await eventually(running, 20)
