@@ -246,6 +246,8 @@ async def test_inbound_routing_rules(buyer: Tenant, database: Database, api: Run
         )
         assert response.status_code == 422
         assert response.json()["error"]["code"] == "routing_required"
+        [problem] = response.json()["error"]["details"]
+        assert (problem["field"], problem["type"]) == (None, "routing_required")
     outbound = {**base, "e164": "+14155550100", "direction": "outbound"}
     assert (await buyer.http.post(path, json=outbound)).status_code == 201
 
@@ -255,7 +257,16 @@ async def test_inbound_routing_rules(buyer: Tenant, database: Database, api: Run
         path, json={**base, "e164": "+14155550101", "direction": "inbound", "agentId": theirs}
     )
     assert response.status_code == 422
-    assert response.json()["error"]["code"] == "agent_not_found"
+    error = response.json()["error"]
+    assert error["code"] == "agent_not_found"
+    assert error["details"] == [
+        {
+            "field": "agentId",
+            "location": "body",
+            "type": "agent_not_found",
+            "message": f"agent {theirs} not found",
+        }
+    ]
     await other.http.aclose()
 
     template_only = {

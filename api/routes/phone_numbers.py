@@ -5,7 +5,7 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Query, Request, Response
 
 from api.deps import AppSettings, CurrentOrganization, DbSession
-from api.errors import ApiError, error_responses, find_owned
+from api.errors import ApiError, error_responses, find_owned, invalid_field
 from api.schemas.common import PageCursor, PageLimit
 from api.schemas.phone_numbers import (
     AvailableNumberOut,
@@ -44,7 +44,11 @@ Telnyx = Annotated[TelnyxAdapter, Depends(get_telnyx)]
 
 
 def _rule_broken(error: PhoneNumberError) -> ApiError:
-    return ApiError(_STATUS_BY_CODE[error.code], error.code, error.message)
+    """The API error for a broken rule; a 422 lists the problem in `details`, as every 422 does."""
+    status = _STATUS_BY_CODE[error.code]
+    if status == 422:
+        return invalid_field(error.code, error.message, error.field)
+    return ApiError(status, error.code, error.message)
 
 
 def _provider_failed(error: ProviderError) -> ApiError:
