@@ -154,7 +154,7 @@ async def list_call_events(
     organization: CurrentOrganization,
     session: DbSession,
     limit: Annotated[int, Query(ge=1, le=500)] = 100,
-    cursor: Annotated[str | None, Query(pattern=r"^\d{1,9}$")] = None,
+    cursor: Annotated[str | None, Query(pattern=r"^[0-9]{1,9}$")] = None,
 ) -> CallEventPage:
     """The call's events in order; pass `nextCursor` as `cursor` for the ones after."""
     call = await owned_call(session, organization.id, call_id)

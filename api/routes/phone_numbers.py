@@ -80,7 +80,7 @@ async def _owned(session: DbSession, organization_id: str, number_id: str) -> Ph
 async def search_available_numbers(
     organization: CurrentOrganization,
     telnyx: Telnyx,
-    area_code: Annotated[str, Query(alias="areaCode", pattern=r"^[2-9]\d{2}$")],
+    area_code: Annotated[str, Query(alias="areaCode", pattern=r"^[2-9][0-9]{2}$")],
     limit: Annotated[int, Query(ge=1, le=50)] = 10,
 ) -> AvailableNumbers:
     """US numbers for sale in an area code."""
