@@ -5,7 +5,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import Field, model_validator
 
-from api.schemas.common import Page, ResponseModel
+from api.schemas.common import Instant, Page, ResponseModel
 from trunkline.phone import E164
 from trunkline.pipeline import ApiModel, Metadata, PipelineConfig
 
@@ -133,8 +133,8 @@ class TranscriptEntryIn(ApiModel):
     id: Annotated[str, Field(min_length=1, max_length=100)]
     role: Literal["agent", "user", "system"]
     text: Annotated[str, Field(max_length=10_000)]
-    started_at: datetime | None = None
-    ended_at: datetime | None = None
+    started_at: Instant | None = None
+    ended_at: Instant | None = None
 
 
 class TranscriptAppend(ApiModel):
