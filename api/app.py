@@ -8,7 +8,8 @@ from fastapi import FastAPI
 from fastapi.routing import APIRoute
 
 from api.call_routing import CallRouter
-from api.errors import install_error_handlers, require_json_bodies
+from api.errors import install_error_handlers
+from api.middleware import BodyLimit, ContainErrors, RefuseLoneSurrogates, RequireJson
 from api.routes import (
     agent_calls,
     agents,
@@ -59,7 +60,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     )
     app.state.settings = settings
     install_error_handlers(app)
-    app.middleware("http")(require_json_bodies)
+    # the last added runs first: errors contained, then the size limit, then the body's form
+    app.add_middleware(RefuseLoneSurrogates)
+    app.add_middleware(RequireJson)
+    app.add_middleware(BodyLimit, limit=settings.max_request_body_bytes)
+    app.add_middleware(ContainErrors)
     app.include_router(organization.router)
     app.include_router(agents.router)
     app.include_router(phone_numbers.router)
