@@ -6,8 +6,10 @@ from typing import Any, TypeVar
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from fastapi.routing import APIRoute
 from pydantic import BaseModel
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.routing import Match
 
 from trunkline.ids import is_id
 
@@ -70,6 +72,7 @@ _DESCRIPTIONS = {
     403: "Not allowed for this organization",
     404: "No such resource in your organization (`not_found`)",
     409: "Conflicts with the current state",
+    413: "The body is larger than the deployment allows (`payload_too_large`)",
     415: "The body must be JSON (`unsupported_media_type`)",
     422: "Validation failed (`validation_error`); `details` lists each problem",
     502: "The telephony provider failed (`provider_error`)",
@@ -112,7 +115,7 @@ def _validation_details(exc: RequestValidationError) -> list[dict[str, Any]]:
 
 
 def _validation_message(details: list[dict[str, Any]]) -> str:
-    unknown = [d["field"] for d in details if d["type"] == "extra_forbidden"]
+    unknown = [d["field"] or '""' for d in details if d["type"] == "extra_forbidden"]
     others = [d for d in details if d["type"] != "extra_forbidden"]
     parts = [f"unknown field(s): {', '.join(unknown)}"] if unknown else []
     parts += [f"{d['field'] or d['location']}: {d['message']}" for d in others]
@@ -141,11 +144,29 @@ async def _on_validation_error(_request: Request, exc: Exception) -> JSONRespons
 _HTTP_ERROR_CODES = {404: "not_found", 405: "method_not_allowed", 413: "payload_too_large"}
 
 
-async def _on_http_error(_request: Request, exc: Exception) -> JSONResponse:
-    """Starlette's own errors in our shape, keeping their headers (a 405's `Allow`)."""
+async def _on_http_error(request: Request, exc: Exception) -> JSONResponse:
+    """Starlette's own errors in our shape; a 405 names every method the path serves."""
     assert isinstance(exc, StarletteHTTPException)
     code = _HTTP_ERROR_CODES.get(exc.status_code, "http_error")
-    return error_response(exc.status_code, code, str(exc.detail), headers=exc.headers)
+    headers = exc.headers
+    if exc.status_code == 405:
+        headers = {**(headers or {}), "Allow": ", ".join(sorted(_allowed_methods(request)))}
+    return error_response(exc.status_code, code, str(exc.detail), headers=headers)
+
+
+def _allowed_methods(request: Request) -> set[str]:
+    """The methods of every route at the request's path (Starlette names only the first's)."""
+    routes: list[APIRoute] = request.app.state.api_routes
+    matching = (route for route in routes if route.matches(request.scope)[0] != Match.NONE)
+    return {method for route in matching for method in route.methods}
+
+
+def document_common_errors(routes: list[APIRoute]) -> None:
+    """Say in the schema what any route may answer: 413, and for a JSON body 400, 415 and 422."""
+    for route in routes:
+        statuses = (400, 413, 415, 422) if route.body_field is not None else (413,)
+        for status, entry in error_responses(*statuses).items():
+            route.responses.setdefault(status, entry)
 
 
 def install_error_handlers(app: FastAPI) -> None:

@@ -24,7 +24,10 @@ class Telephony(ApiModel):
 
 
 class OutboundCallRequest(PipelineConfig):
-    """`POST /v1/sessions/phone`: per-call fields override or extend the agent's defaults."""
+    """`POST /v1/sessions/phone`: per-call fields override or extend the agent's defaults.
+
+    `agentId` is required unless an ad hoc `intent` is given.
+    """
 
     to: E164
     from_number: E164 | None = Field(None, alias="from")

@@ -22,7 +22,7 @@ Clock = Annotated[str, Field(pattern=r"^([01][0-9]|2[0-3]):[0-5][0-9]$", example
 
 
 class CallingWindow(ApiModel):
-    """Local times between which callbacks may ring the callee."""
+    """Local times between which callbacks may ring the callee; `start` must be before `end`."""
 
     start: Clock
     end: Clock

@@ -3,7 +3,7 @@
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
-from pydantic import AwareDatetime, Field
+from pydantic import AwareDatetime, Field, StrictBool
 
 from api.schemas.common import InUtc, Page, ResponseModel
 from trunkline.phone import E164
@@ -86,8 +86,8 @@ class ReportOut(ResponseModel):
 
 
 class FinalizeBody(ApiModel):
-    force_analysis: bool = Field(False, description="Analyse again: a new report version.")
-    retry_webhook: bool = Field(False, description="Send the `call.report` webhook again.")
+    force_analysis: StrictBool = Field(False, description="Analyse again: a new report version.")
+    retry_webhook: StrictBool = Field(False, description="Send the `call.report` webhook again.")
 
 
 class FinalizeOut(ResponseModel):
