@@ -3,10 +3,12 @@
 import json
 import logging
 import re
+from collections.abc import Callable
 from typing import Any
 
 from starlette.datastructures import Headers
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from api.errors import error_response, problem
@@ -35,6 +37,24 @@ class _Watched:
         await self._send(message)
 
 
+async def _answer_failure(
+    app: ASGIApp,
+    scope: Scope,
+    receive: Receive,
+    send: Send,
+    failure: type[Exception],
+    answer: Callable[[], Response],
+) -> None:
+    """Run `app`; when it raises `failure` before it started answering, send `answer()`."""
+    watched = _Watched(send)
+    try:
+        await app(scope, receive, watched)
+    except failure:
+        if watched.started:
+            raise
+        await answer()(scope, receive, send)
+
+
 class ContainErrors:
     """An unexpected error answers 500 in the error shape and keeps the connection usable.
 
@@ -48,15 +68,13 @@ class ContainErrors:
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             return await self.app(scope, receive, send)
-        watched = _Watched(send)
-        try:
-            await self.app(scope, receive, watched)
-        except Exception:
-            if watched.started:
-                raise
-            logger.exception("unhandled error")
-            response = error_response(500, "internal_error", "internal server error")
-            await response(scope, receive, send)
+        await _answer_failure(self.app, scope, receive, send, Exception, _internal_error)
+
+
+def _internal_error() -> Response:
+    """The 500 of an unexpected error, logged with its traceback."""
+    logger.exception("unhandled error")
+    return error_response(500, "internal_error", "internal server error")
 
 
 class BodyLimit:
@@ -72,7 +90,7 @@ class BodyLimit:
             return await self.app(scope, receive, send)
         declared = Headers(scope=scope).get("content-length", "")
         if declared.isascii() and declared.isdigit() and int(declared) > self.limit:
-            return await self._refuse(scope, receive, send)
+            return await self._too_large()(scope, receive, send)
         received = 0
 
         async def counted() -> Message:
@@ -83,17 +101,11 @@ class BodyLimit:
                 raise BodyTooLarge(self.limit)
             return message
 
-        watched = _Watched(send)
-        try:
-            await self.app(scope, counted, watched)
-        except BodyTooLarge:
-            if watched.started:
-                raise
-            await self._refuse(scope, receive, send)
+        await _answer_failure(self.app, scope, counted, send, BodyTooLarge, self._too_large)
 
-    async def _refuse(self, scope: Scope, receive: Receive, send: Send) -> None:
+    def _too_large(self) -> Response:
         message = f"request bodies are limited to {self.limit} bytes"
-        await error_response(413, "payload_too_large", message)(scope, receive, send)
+        return error_response(413, "payload_too_large", message)
 
 
 class RequireJson:
