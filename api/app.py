@@ -8,7 +8,8 @@ from fastapi import FastAPI
 from fastapi.routing import APIRoute
 
 from api.call_routing import CallRouter
-from api.errors import install_error_handlers, require_json_bodies
+from api.errors import document_common_errors, install_error_handlers
+from api.middleware import BodyLimit, ContainErrors, RefuseLoneSurrogates, RequireJson
 from api.routes import (
     agent_calls,
     agents,
@@ -24,6 +25,18 @@ from trunkline.db import Database
 from trunkline.providers.telnyx import TelnyxAdapter
 from trunkline.settings import Settings, get_settings
 from trunkline.temporal import connect
+
+_ROUTERS = [
+    organization.router,
+    agents.router,
+    phone_numbers.router,
+    calls.router,
+    transfers.router,
+    reports.router,
+    callbacks.router,
+    agent_calls.router,
+    provider_webhooks.router,
+]
 
 
 def _operation_id(route: APIRoute) -> str:
@@ -59,16 +72,17 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     )
     app.state.settings = settings
     install_error_handlers(app)
-    app.middleware("http")(require_json_bodies)
-    app.include_router(organization.router)
-    app.include_router(agents.router)
-    app.include_router(phone_numbers.router)
-    app.include_router(calls.router)
-    app.include_router(transfers.router)
-    app.include_router(reports.router)
-    app.include_router(callbacks.router)
-    app.include_router(agent_calls.router)
-    app.include_router(provider_webhooks.router)
+    # the last added runs first: errors contained, then the size limit, then the body's form
+    app.add_middleware(RefuseLoneSurrogates)
+    app.add_middleware(RequireJson)
+    app.add_middleware(BodyLimit, limit=settings.max_request_body_bytes)
+    app.add_middleware(ContainErrors)
+    for router in _ROUTERS:
+        app.include_router(router)
+    app.state.api_routes = [
+        route for router in _ROUTERS for route in router.routes if isinstance(route, APIRoute)
+    ]
+    document_common_errors(app.state.api_routes)
 
     @app.get("/healthz", tags=["health"], include_in_schema=False)
     async def healthz() -> dict[str, str]:

@@ -1,18 +1,17 @@
 """The one error shape every 4xx/5xx answer has: `{"error": {"code", "message", "details"}}`."""
 
-import logging
 from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from fastapi.routing import APIRoute
 from pydantic import BaseModel
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.routing import Match
 
 from trunkline.ids import is_id
-
-logger = logging.getLogger(__name__)
 
 
 class ErrorBody(BaseModel):
@@ -38,10 +37,14 @@ class ApiError(Exception):
         self.details = details
 
 
+def problem(field: str | None, kind: str, message: str) -> dict[str, Any]:
+    """One entry of a 422's `details`: what is wrong with which body field."""
+    return {"field": field, "location": "body", "type": kind, "message": message}
+
+
 def invalid_field(code: str, message: str, field: str | None) -> ApiError:
     """A 422 about one body field, its `details` shaped like a `validation_error`'s."""
-    problem = {"field": field, "location": "body", "type": code, "message": message}
-    return ApiError(422, code, message, [problem])
+    return ApiError(422, code, message, [problem(field, code, message)])
 
 
 Found = TypeVar("Found")
@@ -69,6 +72,7 @@ _DESCRIPTIONS = {
     403: "Not allowed for this organization",
     404: "No such resource in your organization (`not_found`)",
     409: "Conflicts with the current state",
+    413: "The body is larger than the deployment allows (`payload_too_large`)",
     415: "The body must be JSON (`unsupported_media_type`)",
     422: "Validation failed (`validation_error`); `details` lists each problem",
     502: "The telephony provider failed (`provider_error`)",
@@ -84,9 +88,17 @@ def error_responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
     }
 
 
-def _error(status: int, code: str, message: str, details: Any = None) -> JSONResponse:
+def error_response(
+    status: int,
+    code: str,
+    message: str,
+    details: Any = None,
+    headers: dict[str, str] | None = None,
+) -> JSONResponse:
+    """The one error shape, as a response."""
     body = ErrorResponse(error=ErrorBody(code=code, message=message, details=details))
-    headers = {"WWW-Authenticate": "Bearer"} if status == 401 else None
+    if status == 401:
+        headers = {**(headers or {}), "WWW-Authenticate": "Bearer"}
     return JSONResponse(body.model_dump(), status_code=status, headers=headers)
 
 
@@ -103,7 +115,7 @@ def _validation_details(exc: RequestValidationError) -> list[dict[str, Any]]:
 
 
 def _validation_message(details: list[dict[str, Any]]) -> str:
-    unknown = [d["field"] for d in details if d["type"] == "extra_forbidden"]
+    unknown = [d["field"] or '""' for d in details if d["type"] == "extra_forbidden"]
     others = [d for d in details if d["type"] != "extra_forbidden"]
     parts = [f"unknown field(s): {', '.join(unknown)}"] if unknown else []
     parts += [f"{d['field'] or d['location']}: {d['message']}" for d in others]
@@ -112,7 +124,7 @@ def _validation_message(details: list[dict[str, Any]]) -> str:
 
 async def _on_api_error(_request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, ApiError)
-    return _error(exc.status, exc.code, exc.message, exc.details)
+    return error_response(exc.status, exc.code, exc.message, exc.details)
 
 
 async def _on_validation_error(_request: Request, exc: Exception) -> JSONResponse:
@@ -122,55 +134,42 @@ async def _on_validation_error(_request: Request, exc: Exception) -> JSONRespons
         position = errors[0]["loc"][-1]
         detail = errors[0].get("ctx", {}).get("error", "")
         message = f"request body is not valid JSON ({detail} at character {position})"
-        return _error(400, "invalid_json", message, {"position": position})
+        return error_response(400, "invalid_json", message, {"position": position})
     if any(error["loc"] == ("body",) and error["type"] == "missing" for error in errors):
-        return _error(422, "validation_error", "a JSON request body is required")
+        return error_response(422, "validation_error", "a JSON request body is required")
     details = _validation_details(exc)
-    return _error(422, "validation_error", _validation_message(details), details)
+    return error_response(422, "validation_error", _validation_message(details), details)
 
 
-async def _on_http_error(_request: Request, exc: Exception) -> JSONResponse:
+_HTTP_ERROR_CODES = {404: "not_found", 405: "method_not_allowed", 413: "payload_too_large"}
+
+
+async def _on_http_error(request: Request, exc: Exception) -> JSONResponse:
+    """Starlette's own errors in our shape; a 405 names every method the path serves."""
     assert isinstance(exc, StarletteHTTPException)
-    code = {404: "not_found", 405: "method_not_allowed"}.get(exc.status_code, "http_error")
-    return _error(exc.status_code, code, str(exc.detail))
+    code = _HTTP_ERROR_CODES.get(exc.status_code, "http_error")
+    headers = exc.headers
+    if exc.status_code == 405:
+        headers = {**(headers or {}), "Allow": ", ".join(sorted(_allowed_methods(request)))}
+    return error_response(exc.status_code, code, str(exc.detail), headers=headers)
 
 
-async def _on_unexpected_error(_request: Request, exc: Exception) -> JSONResponse:
-    if _temporal_unreachable(exc):
-        return _error(503, "temporarily_unavailable", "Temporal is unreachable; retry shortly")
-    logger.exception("unhandled error", exc_info=exc)
-    return _error(500, "internal_error", "internal server error")
+def _allowed_methods(request: Request) -> set[str]:
+    """The methods of every route at the request's path (Starlette names only the first's)."""
+    routes: list[APIRoute] = request.app.state.api_routes
+    matching = (route for route in routes if route.matches(request.scope)[0] != Match.NONE)
+    return {method for route in matching for method in route.methods}
 
 
-def _temporal_unreachable(exc: Exception) -> bool:
-    """The API's Temporal client connects on first use, and says it could not with a bare
-    RuntimeError (later failures are RPCErrors, handled where they happen)."""
-    return isinstance(exc, RuntimeError) and str(exc).startswith("Failed client connect")
-
-
-async def require_json_bodies(request: Request, call_next: Any) -> Any:
-    """A `/v1` request with a body must send it as JSON: 415 rather than a confusing 422."""
-    if not request.url.path.startswith("/v1/"):
-        return await call_next(request)
-    has_body = (
-        request.headers.get("content-length", "0") != "0" or "transfer-encoding" in request.headers
-    )
-    content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
-    if (
-        has_body
-        and request.method in ("POST", "PUT", "PATCH")
-        and content_type != "application/json"
-    ):
-        return _error(
-            415,
-            "unsupported_media_type",
-            f"send the body as application/json, not {content_type or 'an unspecified type'}",
-        )
-    return await call_next(request)
+def document_common_errors(routes: list[APIRoute]) -> None:
+    """Say in the schema what any route may answer: 413, and for a JSON body 400, 415 and 422."""
+    for route in routes:
+        statuses = (400, 413, 415, 422) if route.body_field is not None else (413,)
+        for status, entry in error_responses(*statuses).items():
+            route.responses.setdefault(status, entry)
 
 
 def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(ApiError, _on_api_error)
     app.add_exception_handler(RequestValidationError, _on_validation_error)
     app.add_exception_handler(StarletteHTTPException, _on_http_error)
-    app.add_exception_handler(Exception, _on_unexpected_error)

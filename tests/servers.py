@@ -1,9 +1,11 @@
 """Loopback ports, and ASGI apps served on them inside the test's event loop."""
 
 import asyncio
+import json
 import socket
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from dataclasses import dataclass
 from typing import Any
 
 import uvicorn
@@ -37,3 +39,48 @@ async def serving(app: Any, sock: socket.socket | None = None) -> AsyncIterator[
         server.should_exit = True
         await task
         sock.close()
+
+
+@dataclass
+class RawResponse:
+    status: int
+    headers: dict[str, str]
+    body: bytes
+
+    def json(self) -> Any:
+        return json.loads(self.body)
+
+
+def raw_request(
+    method: str, path: str, body: bytes = b"", headers: dict[str, str] | None = None
+) -> bytes:
+    """An HTTP/1.1 request as bytes, keep-alive, with its `Content-Length`."""
+    lines = [f"{method} {path} HTTP/1.1", "Host: 127.0.0.1", f"Content-Length: {len(body)}"]
+    lines += [f"{name}: {value}" for name, value in (headers or {}).items()]
+    return ("\r\n".join(lines) + "\r\n\r\n").encode() + body
+
+
+async def exchange_on_one_connection(base_url: str, requests: list[bytes]) -> list[RawResponse]:
+    """Send the requests one after the other on one connection, as a pooled client does.
+
+    Raises `asyncio.IncompleteReadError` when the server closes the connection in between.
+    """
+    host, port = base_url.removeprefix("http://").split(":")
+    reader, writer = await asyncio.open_connection(host, int(port))
+    responses = []
+    try:
+        for request in requests:
+            writer.write(request)
+            await writer.drain()
+            responses.append(await asyncio.wait_for(_read_response(reader), 30))
+    finally:
+        writer.close()
+    return responses
+
+
+async def _read_response(reader: asyncio.StreamReader) -> RawResponse:
+    head = (await reader.readuntil(b"\r\n\r\n")).decode("latin-1").split("\r\n")
+    headers = dict(line.split(": ", 1) for line in head[1:] if line)
+    headers = {name.lower(): value for name, value in headers.items()}
+    body = await reader.readexactly(int(headers.get("content-length", "0")))
+    return RawResponse(int(head[0].split(" ")[1]), headers, body)

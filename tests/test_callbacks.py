@@ -32,6 +32,12 @@ def in_an_hour() -> str:
     return (datetime.now(UTC) + timedelta(hours=1)).isoformat()
 
 
+def next_june() -> int:
+    """The year of the next 3 June (summer time in New York), always less than a year ahead."""
+    today = datetime.now(UTC).date()
+    return today.year if (today.month, today.day) < (6, 2) else today.year + 1
+
+
 async def callback_when(tenant: Tenant, callback_id: str, *statuses: str) -> dict:
     async def reached() -> dict | None:
         body = (await tenant.http.get(f"/v1/callbacks/{callback_id}")).json()
@@ -112,6 +118,25 @@ async def test_a_callback_is_cancelled_when_the_number_calls_in(
     assert [c["id"] for c in listed] == [callback["id"]]
 
 
+async def test_far_future_times_are_refused_before_anything_is_written(
+    tenant: Tenant, receiver: WebhookReceiver
+) -> None:
+    line = await set_up_line(tenant, receiver)
+    body = {"to": CALLER, "agentId": line.agent_id}
+    overflowing = "9999-12-31T23:59:00-14:00"  # no such time in UTC
+    refused = await tenant.http.post("/v1/callbacks", json={**body, "at": overflowing})
+    assert refused.status_code == 422
+    assert refused.json()["error"]["details"][0]["field"] == "at"
+    beyond = (datetime.now(UTC) + timedelta(days=400)).isoformat()
+    too_far = await tenant.http.post("/v1/callbacks", json={**body, "at": beyond})
+    assert (too_far.status_code, too_far.json()["error"]["code"]) == (422, "time_too_far_ahead")
+    assert too_far.json()["error"]["details"][0]["field"] == "at"
+    listed = await tenant.http.get("/v1/calls", params={"createdAfter": overflowing})
+    assert listed.status_code == 422
+    assert listed.json()["error"]["details"][0]["field"] == "createdAfter"
+    assert (await tenant.http.get("/v1/callbacks")).json()["data"] == []
+
+
 @pytest.mark.usefixtures("worker")
 async def test_callbacks_through_the_api(
     tenant: Tenant, other_tenant: Tenant, receiver: WebhookReceiver
@@ -128,15 +153,18 @@ async def test_callbacks_through_the_api(
     foreign = await tenant.http.post("/v1/callbacks", json={**body, "from": "+15550001111"})
     assert foreign.json()["error"]["code"] == "invalid_caller_id"
     # 23:30 UTC is 18:30 in New York, inside the window; 03:00 UTC is 22:00, so it waits
-    late = await tenant.http.post("/v1/callbacks", json={**body, "at": "2031-06-03T03:00:00+00:00"})
-    assert late.json()["at"] == "2031-06-03T13:00:00Z"  # 09:00 EDT, when the window opens
+    june = next_june()
+    late = await tenant.http.post("/v1/callbacks", json={**body, "at": f"{june}-06-03T03:00:00Z"})
+    assert late.json()["at"] == f"{june}-06-03T13:00:00Z"  # 09:00 EDT, when the window opens
     created = late.json()
-    assert created["requestedAt"] == "2031-06-03T03:00:00Z"
+    assert created["requestedAt"] == f"{june}-06-03T03:00:00Z"
     assert (await tenant.http.get(f"/v1/callbacks/{created['id']}")).json() == created
     in_new_york = await tenant.http.post(
-        "/v1/callbacks", json={**body, "at": "2031-06-02T19:30:00-04:00"}
+        "/v1/callbacks", json={**body, "at": f"{june}-06-02T19:30:00-04:00"}
     )
-    assert in_new_york.json()["requestedAt"] == in_new_york.json()["at"] == "2031-06-02T23:30:00Z"
+    assert (
+        in_new_york.json()["requestedAt"] == in_new_york.json()["at"] == f"{june}-06-02T23:30:00Z"
+    )
     assert (await other_tenant.http.get(f"/v1/callbacks/{created['id']}")).status_code == 404
     assert (await other_tenant.http.delete(f"/v1/callbacks/{created['id']}")).status_code == 404
     cancelled = await tenant.http.delete(f"/v1/callbacks/{created['id']}")

@@ -110,6 +110,19 @@ async def test_org_update_sets_verification_and_credits(
     assert trunkline(settings, "org", "update", "org_missing", "--verified").returncode == 1
 
 
+async def test_any_balance_a_business_could_hold_fits(settings: Settings, api: RunningApi) -> None:
+    created = trunkline(settings, "org", "create", "Acme", "--credits", "2148", "--json")
+    assert created.returncode == 0, created.stderr
+    org_id, api_key = json.loads(created.stdout).values()
+    result = trunkline(settings, "org", "update", org_id, "--add-credits", "999999997852")
+    assert result.returncode == 0, result.stderr
+    async with api.client(api_key) as http:
+        assert (await http.get("/v1/organization")).json()["credits"] == 1e12
+    for amount in ("1e13", "-1e13", "nan", "inf"):
+        refused = trunkline(settings, "org", "update", org_id, f"--credits={amount}")
+        assert refused.returncode == 2 and "at most 1e+12 credits" in refused.stderr, amount
+
+
 async def test_adding_credits_concurrently_loses_nothing(database: Database) -> None:
     """`org update --add-credits` adds in one SQL statement, so concurrent additions all count."""
     async with database.session() as session:

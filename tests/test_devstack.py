@@ -1,12 +1,14 @@
 """`trunkline dev` as a user runs it: up, usable with the printed key, Ctrl-C, up again."""
 
 import asyncio
+import contextlib
 import os
 import re
 import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -37,6 +39,32 @@ class RunningStack:
             text=True,
         )
         self.output = self._read_until_ready()
+        self.later: list[str] = []
+        self._collector = threading.Thread(target=self._collect, daemon=True)
+        self._collector.start()
+
+    def _collect(self) -> None:
+        """Keep the output after `ready`, so a test can wait for a line without blocking."""
+        assert self.process.stdout is not None
+        for line in self.process.stdout:
+            self.later.append(line)
+
+    def wait_for_line(self, text: str, timeout: float = READY_TIMEOUT_SECONDS) -> None:
+        deadline = time.monotonic() + timeout
+        while not any(text in line for line in self.later):
+            if time.monotonic() > deadline:
+                pytest.fail(f"no line with {text!r} in:\n" + "".join(self.later))
+            time.sleep(0.1)
+
+    def child_pid(self, command: str) -> int:
+        """The process id of the stack's child running `trunkline <command>`."""
+        for stat in Path("/proc").glob("[0-9]*/stat"):
+            with contextlib.suppress(OSError):
+                parent = int(stat.read_text().rsplit(")", 1)[1].split()[1])
+                argv = (stat.parent / "cmdline").read_bytes().split(b"\0")
+                if parent == self.process.pid and argv[-2:] == [command.encode(), b""]:
+                    return int(stat.parent.name)
+        pytest.fail(f"no child runs {command}")
 
     def _read_until_ready(self) -> str:
         assert self.process.stdout is not None
@@ -57,8 +85,9 @@ class RunningStack:
     def stop(self) -> str:
         """Ctrl-C, as a terminal sends it; returns the rest of the output."""
         self.process.send_signal(signal.SIGINT)
-        rest, _ = self.process.communicate(timeout=60)
-        return rest
+        self.process.wait(timeout=60)
+        self._collector.join(timeout=10)
+        return "".join(self.later)
 
     def port_open(self, name: str) -> bool:
         try:
@@ -157,6 +186,28 @@ def test_a_port_left_in_time_wait_by_a_stopped_stack_is_free() -> None:
 def test_closing_the_terminal_stops_every_child(data_dir: Path) -> None:
     stack = RunningStack(data_dir)
     stack.process.send_signal(signal.SIGHUP)
-    stack.process.communicate(timeout=60)
+    stack.process.wait(timeout=60)
     assert stack.process.returncode == 0
+    assert not any(stack.port_open(name) for name in ("api", "ui", "sim"))
+
+
+@pytest.mark.slow
+def test_a_crashed_child_is_restarted_and_the_rest_keeps_running(data_dir: Path) -> None:
+    stack = RunningStack(data_dir)
+    try:
+        worker = stack.child_pid("worker")
+        os.kill(worker, signal.SIGKILL)
+        stack.wait_for_line("worker exited with code -9; restarting it in 1 s")
+        stack.wait_for_line("worker restarted")
+        assert stack.child_pid("worker") != worker
+        assert httpx.get(stack.url("api", "/healthz")).json() == {"status": "ok"}
+        assert asyncio.run(workflow_pollers(stack.ports["temporal"])) >= 1
+        api = stack.child_pid("api")
+        os.kill(api, signal.SIGKILL)
+        stack.wait_for_line("api restarted")
+        assert httpx.get(stack.url("api", "/healthz")).json() == {"status": "ok"}
+    finally:
+        rest = stack.stop()
+    assert stack.process.returncode == 0, rest
+    assert "trunkline dev: stopped" in rest
     assert not any(stack.port_open(name) for name in ("api", "ui", "sim"))

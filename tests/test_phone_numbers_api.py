@@ -237,6 +237,38 @@ async def test_numbers_must_be_strict_e164(buyer: Tenant, e164: str) -> None:
     assert response.json()["error"]["details"][0]["field"] == "e164"
 
 
+@pytest.mark.parametrize(
+    "digits",
+    [
+        "\u0664\u0661\u0665\u0665\u0665\u0665\u0660\u0661\u0660\u0660",  # Arabic-Indic
+        "\uff14\uff11\uff15\uff15\uff15\uff15\uff10\uff11\uff10\uff10",  # fullwidth
+        "\u096a\u0967\u096b\u096b\u096b\u096b\u0966\u0967\u0966\u0966",  # Devanagari
+    ],
+)
+async def test_only_ascii_digits_make_a_phone_number(buyer: Tenant, digits: str) -> None:
+    number = "+1" + digits
+    imported = await buyer.http.post(
+        "/v1/phone-numbers/import-sip-trunk",
+        json={
+            "e164": number,
+            "direction": "outbound",
+            "sipConnectionInstallationId": TRUNK_INSTALLATION,
+        },
+    )
+    dialled = await buyer.http.post("/v1/sessions/phone", json={"to": number, "agentId": "a"})
+    filtered = await buyer.http.get("/v1/calls", params={"phoneNumber": number})
+    searched = await buyer.http.get("/v1/phone-numbers/available", params={"areaCode": digits[:3]})
+    for response, field in (
+        (imported, "e164"),
+        (dialled, "to"),
+        (filtered, "phoneNumber"),
+        (searched, "areaCode"),
+    ):
+        assert response.status_code == 422, response.text
+        assert response.json()["error"]["details"][0]["field"] == field
+    assert await numbers(buyer) == []
+
+
 async def test_inbound_routing_rules(buyer: Tenant, database: Database, api: RunningApi) -> None:
     path = "/v1/phone-numbers/import-sip-trunk"
     base = {"sipConnectionInstallationId": TRUNK_INSTALLATION}
@@ -246,6 +278,8 @@ async def test_inbound_routing_rules(buyer: Tenant, database: Database, api: Run
         )
         assert response.status_code == 422
         assert response.json()["error"]["code"] == "routing_required"
+        [problem] = response.json()["error"]["details"]
+        assert (problem["field"], problem["type"]) == (None, "routing_required")
     outbound = {**base, "e164": "+14155550100", "direction": "outbound"}
     assert (await buyer.http.post(path, json=outbound)).status_code == 201
 
@@ -255,7 +289,16 @@ async def test_inbound_routing_rules(buyer: Tenant, database: Database, api: Run
         path, json={**base, "e164": "+14155550101", "direction": "inbound", "agentId": theirs}
     )
     assert response.status_code == 422
-    assert response.json()["error"]["code"] == "agent_not_found"
+    error = response.json()["error"]
+    assert error["code"] == "agent_not_found"
+    assert error["details"] == [
+        {
+            "field": "agentId",
+            "location": "body",
+            "type": "agent_not_found",
+            "message": f"agent {theirs} not found",
+        }
+    ]
     await other.http.aclose()
 
     template_only = {

@@ -15,6 +15,7 @@ from simulator.app import Simulator
 from simulator.provider_webhooks import Misbehaviour, livekit_headers, telnyx_headers
 from simulator.scripts import FarEnd
 from tests.conftest import RunningApi
+from tests.servers import exchange_on_one_connection, raw_request
 from tests.waiting import eventually
 from trunkline.db import Database
 from trunkline.models import ProviderEvent
@@ -126,6 +127,57 @@ async def test_forged_and_stale_telnyx_webhooks_are_refused(
             "/webhooks/telnyx", content=malformed, headers=telnyx_headers(malformed, ours, now)
         )
         assert response.status_code == 400
+    assert await stored(database) == []
+
+
+def telnyx_event(event_type: str = "call.hangup", **data: object) -> dict:
+    payload = {"call_control_id": "v3:1"}
+    return {"data": {"id": "ev-m", "event_type": event_type, "payload": payload, **data}}
+
+
+MALFORMED_TELNYX = {
+    "a list": [1, 2],
+    "null": None,
+    "a string": "call.hangup",
+    "data a list": {"data": [1]},
+    "id a number": telnyx_event(id=5),
+    "id with NUL": telnyx_event(id="ev\x00"),
+    "payload a list": telnyx_event(payload=[1, 2]),
+    "occurred_at a number": telnyx_event(occurred_at=1_700_000_000),
+    "occurred_at not a time": telnyx_event(occurred_at="yesterday"),
+    "occurred_at beyond UTC": telnyx_event(occurred_at="9999-12-31T23:59:00-14:00"),
+    "inbound without a leg": telnyx_event(
+        "call.initiated", payload={"direction": "incoming", "to": "+14155550100"}
+    ),
+    "to a list": telnyx_event(
+        "call.initiated",
+        payload={"call_control_id": "v3:2", "direction": "incoming", "to": ["+14155550100"]},
+    ),
+    "header value a list": telnyx_event(
+        "call.answered",
+        payload={
+            "call_control_id": "v3:3",
+            "custom_headers": [{"name": "X-Trunkline-Consultation", "value": ["consult-x-1"]}],
+        },
+    ),
+}
+
+
+async def test_signed_but_malformed_telnyx_bodies_are_400s_on_a_kept_connection(
+    api: RunningApi, telnyx_key_pair: tuple[str, str], database: Database
+) -> None:
+    key = Ed25519PrivateKey.from_private_bytes(base64.b64decode(telnyx_key_pair[0]))
+    bodies = [json.dumps(body) for body in MALFORMED_TELNYX.values()]
+    requests = [
+        raw_request(
+            "POST", "/webhooks/telnyx", body.encode(), telnyx_headers(body, key, int(time.time()))
+        )
+        for body in bodies
+    ]
+    responses = await exchange_on_one_connection(api.base_url, requests)
+    for name, response in zip(MALFORMED_TELNYX, responses, strict=True):
+        assert response.status == 400, (name, response.body)
+        assert response.json()["error"]["code"] == "invalid_event", name
     assert await stored(database) == []
 
 

@@ -89,19 +89,39 @@ def test_legacy_secret_adds_its_own_signature() -> None:
         ("::ffff:169.254.169.254", "IPv4-embedded link-local"),
         ("::ffff:10.0.0.1", "IPv4-embedded private"),
         ("2002:7f00:1::", "IPv4-embedded loopback"),
+        ("::7f00:1", "IPv4-embedded loopback"),
+        ("::a9fe:a9fe", "IPv4-embedded link-local"),
+        ("64:ff9b::7f00:1", "IPv4-embedded loopback"),
+        ("64:ff9b::a9fe:a9fe", "IPv4-embedded link-local"),
+        ("64:ff9b::a00:1", "IPv4-embedded private"),
+        ("64:ff9b:1::a00:1", "IPv4-embedded private"),
+        ("2001:0:4136:e378:8000:63bf:80ff:fffe", "IPv4-embedded loopback"),  # Teredo
     ],
 )
 def test_internal_addresses_are_blocked(address: str, reason: str) -> None:
     assert blocked_reason(ipaddress.ip_address(address)) == reason
 
 
-@pytest.mark.parametrize("address", ["93.184.216.34", "8.8.8.8", "2606:4700:4700::1111"])
+@pytest.mark.parametrize(
+    "address", ["93.184.216.34", "8.8.8.8", "2606:4700:4700::1111", "64:ff9b::5db8:d822"]
+)
 def test_public_addresses_are_allowed(address: str) -> None:
     assert blocked_reason(ipaddress.ip_address(address)) is None
 
 
 @pytest.mark.parametrize(
-    "host", ["127.0.0.1", "localhost", "[::1]", "[::ffff:127.0.0.1]", "2130706433", "0x7f.1"]
+    "host",
+    [
+        "127.0.0.1",
+        "localhost",
+        "[::1]",
+        "[::ffff:127.0.0.1]",
+        "2130706433",
+        "0x7f.1",
+        "[::7f00:1]",
+        "[64:ff9b::7f00:1]",
+        "[64:ff9b:1::7f00:1]",
+    ],
 )
 async def test_loopback_targets_are_refused_without_sending(
     receiver: WebhookReceiver, host: str

@@ -5,7 +5,7 @@ The database row is the truth: a callback is placed only by moving it from `sche
 cleanly against the workflow waking up.
 """
 
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -21,6 +21,9 @@ from trunkline.models import Call, CallReport, Organization, ScheduledCallback, 
 from trunkline.number_zones import zone_for_number
 from trunkline.pagination import PageOf, paginate
 from trunkline.phone import is_e164
+
+MAX_AHEAD = timedelta(days=366)
+"""How far ahead a callback may be asked for: a year (and a leap day)."""
 
 
 def callee_zone(organization: Organization, number: str) -> ZoneInfo:

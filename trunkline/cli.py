@@ -3,6 +3,7 @@
 import argparse
 import asyncio
 import json
+import math
 import os
 import sys
 from collections.abc import Awaitable, Callable
@@ -82,6 +83,19 @@ def _with_session(args: argparse.Namespace, work: "Callable[[AsyncSession], Awai
             await database.dispose()
 
     return asyncio.run(run())
+
+
+def _credits(text: str) -> float:
+    """A credit amount from the command line: a finite number of at most `MAX_CREDITS`."""
+    from trunkline.organizations import MAX_CREDITS
+
+    try:
+        amount = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
+    if not math.isfinite(amount) or abs(amount) > MAX_CREDITS:
+        raise argparse.ArgumentTypeError(f"{text}: give at most {MAX_CREDITS:g} credits")
+    return amount
 
 
 def _create_org(args: argparse.Namespace) -> int:
@@ -193,7 +207,7 @@ def _parser() -> argparse.ArgumentParser:
     create.set_defaults(handler=_create_org)
     create.add_argument("name")
     create.add_argument("--verified", action="store_true", help="Business verification done.")
-    create.add_argument("--credits", type=float, default=0, help="Starting credit balance.")
+    create.add_argument("--credits", type=_credits, default=0, help="Starting credit balance.")
     create.add_argument("--json", action="store_true", help="Print one JSON object.")
 
     update = org.add_parser("update", help="Set business verification and credits.")
@@ -203,8 +217,10 @@ def _parser() -> argparse.ArgumentParser:
     verification.add_argument("--verified", dest="verified", action="store_true", default=None)
     verification.add_argument("--unverified", dest="verified", action="store_false")
     credits = update.add_mutually_exclusive_group()
-    credits.add_argument("--credits", type=float, help="Set the balance.")
-    credits.add_argument("--add-credits", type=float, help="Add to (or, negative, take from) it.")
+    credits.add_argument("--credits", type=_credits, help="Set the balance.")
+    credits.add_argument(
+        "--add-credits", type=_credits, help="Add to (or, negative, take from) it."
+    )
 
     events = command(
         "provider-events", _list_provider_events, "Print stored provider webhooks, newest first."

@@ -1,8 +1,9 @@
 """`trunkline dev`: the whole embedded stack under one supervisor.
 
 Starts the Temporal dev server (SQLite in the data folder, Web UI), the simulator, the worker and
-the API as child processes, relays their output with a name prefix, and stops them all, in
-reverse order, on Ctrl-C or when any of them dies.
+the API as child processes and relays their output with a name prefix. A child that dies is
+restarted, after a pause that doubles with each crash in a row; Ctrl-C (SIGTERM, SIGHUP) stops
+them all, in reverse order.
 """
 
 import asyncio
@@ -28,6 +29,10 @@ from trunkline.temporal import SEARCH_ATTRIBUTES, bundled_binary
 
 STARTUP_TIMEOUT_SECONDS = 60
 STOP_TIMEOUT_SECONDS = 15
+RESTART_FIRST_DELAY_SECONDS = 1.0
+RESTART_MAX_DELAY_SECONDS = 30.0
+STABLE_SECONDS = 60.0
+"""A child that ran this long before dying was fine: its next restart waits the first delay."""
 
 
 @dataclass
@@ -39,7 +44,7 @@ class Child:
 
 
 class ChildExited(Exception):
-    """A child process ended (or could not start) while the stack was supposed to run."""
+    """A child process ended (or could not start) while the stack was starting."""
 
 
 class StopRequested(Exception):
@@ -128,7 +133,7 @@ class DevStack:
         return Child(name, [sys.executable, "-m", "trunkline.cli", command], health_url)
 
     async def run(self) -> int:
-        """Run until Ctrl-C, SIGTERM or SIGHUP (exit 0), or until a child dies (exit 1)."""
+        """Run until Ctrl-C, SIGTERM or SIGHUP (exit 0); exit 1 when the stack cannot start."""
         self.settings.data_dir.mkdir(parents=True, exist_ok=True)
         stop = asyncio.Event()
         loop = asyncio.get_running_loop()
@@ -138,7 +143,7 @@ class DevStack:
             self._check_ports_free()
             await self._start_all(stop)
             self._print_banner()
-            await self._until_stopped_or_failed(stop)
+            await self._supervise(stop)
             return 0
         except ChildExited as exc:
             print(f"trunkline dev: {exc}; stopping", file=sys.stderr, flush=True)
@@ -171,6 +176,13 @@ class DevStack:
         await self._start(self._python_child("api", "api", api_url), stop)
 
     async def _start(self, child: Child, stop: asyncio.Event) -> None:
+        self.children.append(child)
+        await self._spawn(child)
+        if child.health_url:
+            await _wait_healthy(child, stop)
+
+    async def _spawn(self, child: Child) -> None:
+        """Start the child's process and relay its output."""
         child.process = await asyncio.create_subprocess_exec(
             *child.argv,
             env={**os.environ, **self.settings.as_environment()},
@@ -178,10 +190,7 @@ class DevStack:
             stderr=asyncio.subprocess.STDOUT,
             start_new_session=True,  # Ctrl-C reaches only us; we stop the children in order
         )
-        self.children.append(child)
         self._relays.append(asyncio.create_task(_relay(child)))
-        if child.health_url:
-            await _wait_healthy(child, stop)
 
     async def _bootstrap_database(self) -> None:
         """Create the tables; on the very first run, create an organization and print its key."""
@@ -214,18 +223,33 @@ class DevStack:
             flush=True,
         )
 
-    async def _until_stopped_or_failed(self, stop: asyncio.Event) -> None:
-        exits = {
-            asyncio.create_task(child.process.wait()): child  # type: ignore[union-attr]
-            for child in self.children
-        }
-        stopping = asyncio.create_task(stop.wait())
-        done, _ = await asyncio.wait({stopping, *exits}, return_when=asyncio.FIRST_COMPLETED)
-        for task in (stopping, *exits):
-            task.cancel()
-        exited = [exits[task] for task in done if task in exits]
-        if exited and not stop.is_set():
-            raise ChildExited(f"{exited[0].name} exited with code {exited[0].process.returncode}")  # type: ignore[union-attr]
+    async def _supervise(self, stop: asyncio.Event) -> None:
+        """Keep every child running until asked to stop."""
+        keepers = [asyncio.create_task(self._keep_running(child, stop)) for child in self.children]
+        await stop.wait()
+        for keeper in keepers:
+            keeper.cancel()
+        await asyncio.gather(*keepers, return_exceptions=True)
+
+    async def _keep_running(self, child: Child, stop: asyncio.Event) -> None:
+        """Restart the child whenever it dies, waiting longer after each crash in a row."""
+        loop = asyncio.get_running_loop()
+        crashes = 0
+        while True:
+            started = loop.time()
+            code = await child.process.wait()  # type: ignore[union-attr]
+            crashes = 1 if loop.time() - started >= STABLE_SECONDS else crashes + 1
+            delay = min(RESTART_FIRST_DELAY_SECONDS * 2 ** (crashes - 1), RESTART_MAX_DELAY_SECONDS)
+            _say(f"{child.name} exited with code {code}; restarting it in {delay:g} s")
+            await asyncio.sleep(delay)
+            await self._spawn(child)
+            try:
+                if child.health_url:
+                    await _wait_healthy(child, stop)
+            except ChildExited as exc:
+                _say(f"{exc}")
+                continue
+            _say(f"{child.name} restarted")
 
     async def _stop_all(self) -> None:
         for child in reversed(self.children):
@@ -243,6 +267,11 @@ class DevStack:
             with contextlib.suppress(asyncio.CancelledError):
                 await relay
         print("trunkline dev: stopped", flush=True)
+
+
+def _say(message: str) -> None:
+    """A line of the supervisor's own, among the children's."""
+    print(f"trunkline dev: {message}", file=sys.stderr, flush=True)
 
 
 async def _relay(child: Child) -> None:

@@ -3,7 +3,7 @@
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import JSON, Column, DateTime, TypeDecorator, UniqueConstraint
+from sqlalchemy import JSON, BigInteger, Column, DateTime, TypeDecorator, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
 from trunkline.ids import new_id
@@ -32,6 +32,11 @@ def timestamp_field(**kwargs: Any) -> Any:
     return Field(sa_type=UTCDateTime, **kwargs)
 
 
+def micros_field(**kwargs: Any) -> Any:
+    """An amount of credits in millionths: 64-bit, since 32 bits hold only 2147 credits."""
+    return Field(sa_type=BigInteger, **kwargs)
+
+
 def json_field(**kwargs: Any) -> Any:
     return Field(sa_column=Column(JSON, nullable=False), **kwargs)
 
@@ -40,7 +45,7 @@ class Organization(SQLModel, table=True):
     id: str = Field(default_factory=lambda: new_id("org"), primary_key=True)
     name: str
     business_verified: bool = False
-    credits_micros: int = 0
+    credits_micros: int = micros_field(default=0)
     webhook_secret: str
     retired_webhook_secrets: list[dict[str, str]] = json_field(default_factory=list)
     """Rotated-out secrets still signing until their `expires_at` (ISO 8601)."""
@@ -198,7 +203,7 @@ class Call(SQLModel, table=True):
     ended_at: datetime | None = timestamp_field(default=None)
     updated_at: datetime = timestamp_field(default_factory=utcnow)
     recording_egress_id: str | None = None
-    charged_micros: int | None = None
+    charged_micros: int | None = micros_field(default=None)
     """What the call cost the organization's credits, once charged (charged once)."""
 
 

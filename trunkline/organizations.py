@@ -12,6 +12,8 @@ from trunkline.credentials import generate_api_key, generate_webhook_secret, has
 from trunkline.models import ApiKey, Organization, utcnow
 
 MICROS_PER_CREDIT = 1_000_000
+MAX_CREDITS = 1e12
+"""The largest balance (or change) accepted; as millionths it fits a 64-bit column many times."""
 
 
 @dataclass(frozen=True)

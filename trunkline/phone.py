@@ -3,14 +3,17 @@
 import re
 from typing import Annotated
 
-from pydantic import AfterValidator
+from pydantic import AfterValidator, Field
 
-_E164 = re.compile(r"\+[1-9]\d{6,14}")
+E164_PATTERN = r"^(?:\+1[0-9]{10}|\+[2-9][0-9]{6,14})$"
+"""`+`, then 7 to 15 ASCII digits (never `\\d`, which takes any script's), `+1` with 10 more."""
+
+_E164 = re.compile(E164_PATTERN)
 
 
 def check_e164(value: str) -> str:
-    """Accept only strict E.164: `+`, 7 to 15 digits, no punctuation; North America `+1` + 10."""
-    if not _E164.fullmatch(value) or (value.startswith("+1") and len(value) != 12):
+    """Accept only strict E.164: `+`, 7 to 15 ASCII digits, nothing else; `+1` takes 10 more."""
+    if not _E164.fullmatch(value):
         raise ValueError("must be an E.164 number such as +14155550123")
     return value
 
@@ -23,4 +26,12 @@ def is_e164(value: str) -> bool:
     return True
 
 
-E164 = Annotated[str, AfterValidator(check_e164)]
+E164 = Annotated[
+    str,
+    AfterValidator(check_e164),
+    Field(
+        json_schema_extra={"pattern": E164_PATTERN},
+        description="E.164: `+` and 7 to 15 ASCII digits; `+1` numbers have 10 after it.",
+        examples=["+14155550123"],
+    ),
+]

@@ -17,12 +17,14 @@ Direction = Literal["inbound", "outbound", "both"]
 
 
 class PhoneNumberError(Exception):
-    """A rule a phone number request broke; `code` is the API error code."""
+    """A rule a phone number request broke; `code` is the API error code, `field` the one it is
+    about (None for a rule across fields)."""
 
-    def __init__(self, code: str, message: str) -> None:
+    def __init__(self, code: str, message: str, field: str | None = None) -> None:
         super().__init__(message)
         self.code = code
         self.message = message
+        self.field = field
 
 
 def allows_inbound(direction: str) -> bool:
@@ -52,7 +54,7 @@ async def check_routing(
 async def _check_agent(session: AsyncSession, organization_id: str, agent_id: str | None) -> None:
     """The agent, when named, exists and is the organization's own."""
     if agent_id and await get_agent(session, organization_id, agent_id) is None:
-        raise PhoneNumberError("agent_not_found", f"agent {agent_id} not found")
+        raise PhoneNumberError("agent_not_found", f"agent {agent_id} not found", "agentId")
 
 
 async def _claimed(session: AsyncSession, e164: str) -> bool:

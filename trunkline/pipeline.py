@@ -13,6 +13,7 @@ from pydantic import (
     BaseModel,
     ConfigDict,
     Field,
+    StrictBool,
     StringConstraints,
     model_validator,
 )
@@ -133,14 +134,14 @@ class PronunciationRule(ApiModel):
     word: ShortText
     pronunciation: ShortText
     alphabet: Literal["alias", "ipa", "cmu"] = "alias"
-    case_sensitive: bool = False
+    case_sensitive: StrictBool = False
 
 
 class TextReplacementRule(ApiModel):
     find: ShortText
     replace: Annotated[str, Field(max_length=200)]
-    regex: bool = False
-    case_sensitive: bool = False
+    regex: StrictBool = False
+    case_sensitive: StrictBool = False
 
     @model_validator(mode="after")
     def _regex_compiles(self) -> "TextReplacementRule":
@@ -158,7 +159,7 @@ class IdleReprompts(ApiModel):
     messages: Annotated[
         list[Annotated[str, Field(min_length=1, max_length=500)]], Field(min_length=1)
     ]
-    end_call_after_max: bool = True
+    end_call_after_max: StrictBool = True
 
 
 class PipelineConfig(ApiModel):

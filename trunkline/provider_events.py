@@ -24,21 +24,62 @@ def from_livekit(event: WebhookEvent) -> ProviderEvent:
     )
 
 
-def from_telnyx(body: dict[str, Any]) -> ProviderEvent:
+def from_telnyx(body: Any) -> ProviderEvent:
     """A Telnyx event (signature already checked) as a row; raises ValueError when malformed."""
-    data = body.get("data")
-    if not isinstance(data, dict) or not data.get("id") or not data.get("event_type"):
-        raise ValueError("a Telnyx webhook has data.id and data.event_type")
+    data = body.get("data") if isinstance(body, dict) else None
+    if not isinstance(data, dict) or not _name(data.get("id")) or not _name(data.get("event_type")):
+        raise ValueError("a Telnyx webhook is an object with data.id and data.event_type strings")
     payload = data.get("payload") or {}
-    occurred_at = data.get("occurred_at")
+    _check_telnyx_payload(data["event_type"], payload)
     return ProviderEvent(
         provider="telnyx",
-        event_id=str(data["id"]),
-        event_type=str(data["event_type"]),
-        occurred_at=datetime.fromisoformat(occurred_at) if occurred_at else None,
+        event_id=data["id"],
+        event_type=data["event_type"],
+        occurred_at=_telnyx_time(data.get("occurred_at")),
         call_control_id=payload.get("call_control_id"),
         payload=body,
     )
+
+
+_PAYLOAD_TEXTS = ("call_control_id", "direction", "from", "to", "hangup_source", "result")
+
+
+def _check_telnyx_payload(event_type: str, payload: Any) -> None:
+    """The payload fields calls are routed by have the types Telnyx documents; else ValueError."""
+    if not isinstance(payload, dict):
+        raise ValueError("data.payload of a Telnyx webhook is an object")
+    if event_type.startswith("call.") and not _name(payload.get("call_control_id")):
+        raise ValueError(f"a Telnyx {event_type} has data.payload.call_control_id")
+    for name in _PAYLOAD_TEXTS:
+        if payload.get(name) is not None and not _text(payload[name]):
+            raise ValueError(f"data.payload.{name} of a Telnyx webhook is a string")
+    headers = payload.get("custom_headers")  # our own headers, that calls are found by
+    if headers is not None and not (isinstance(headers, list) and all(map(_header, headers))):
+        raise ValueError("data.payload.custom_headers of a Telnyx webhook is a list of name/value")
+
+
+def _header(header: Any) -> bool:
+    return isinstance(header, dict) and _name(header.get("name")) and _text(header.get("value"))
+
+
+def _text(value: Any) -> bool:
+    """A string a text column can hold (PostgreSQL refuses NUL)."""
+    return isinstance(value, str) and "\x00" not in value
+
+
+def _name(value: Any) -> bool:
+    """A non-empty `_text`: an id, a type, a header name."""
+    return _text(value) and bool(value)
+
+
+def _telnyx_time(value: Any) -> datetime | None:
+    """`occurred_at`: an ISO 8601 time that exists in UTC, or absent."""
+    if value is None:
+        return None
+    try:
+        return datetime.fromisoformat(value).astimezone(UTC)
+    except (TypeError, ValueError, OverflowError):
+        raise ValueError("data.occurred_at of a Telnyx webhook is an ISO 8601 time") from None
 
 
 async def store_once(session: AsyncSession, event: ProviderEvent) -> tuple[ProviderEvent, bool]:

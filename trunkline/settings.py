@@ -25,6 +25,9 @@ class Settings(BaseSettings):
     api_host: str = "127.0.0.1"
     api_port: int = 8000
     public_base_url: str = "http://127.0.0.1:8000"
+    max_request_body_bytes: int = Field(
+        1_000_000, ge=1024, description="Larger request bodies are refused (413) unread."
+    )
 
     livekit_url: str = "http://127.0.0.1:7880"
     livekit_api_key: str = ""

@@ -53,6 +53,8 @@ async def schedule_callback(
     """Call `to` with the agent at `at` (or when the callee's calling window next opens)."""
     if body.at < utcnow() - PAST_TOLERANCE:
         raise invalid_field("time_in_past", "`at` is in the past", "at")
+    if body.at > utcnow() + callbacks.MAX_AHEAD:
+        raise invalid_field("time_too_far_ahead", "`at` is more than a year ahead", "at")
     if await get_agent(session, organization.id, body.agent_id) is None:
         raise invalid_field("agent_not_found", f"agent {body.agent_id} not found", "agentId")
     try:

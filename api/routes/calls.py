@@ -1,6 +1,5 @@
 """`/v1/sessions/phone` places calls; `/v1/calls` reads them, their events and webhooks."""
 
-from datetime import datetime
 from typing import Annotated
 
 from fastapi import APIRouter, Header, Query
@@ -20,7 +19,7 @@ from api.schemas.calls import (
     SessionOut,
     SipParticipantOut,
 )
-from api.schemas.common import PageCursor, PageLimit
+from api.schemas.common import Instant, PageCursor, PageLimit
 from api.updates import run_update
 from trunkline import calls
 from trunkline.models import Call, WebhookDelivery
@@ -125,8 +124,8 @@ async def list_calls(
     direction: Annotated[str | None, Query(pattern="^(inbound|outbound)$")] = None,
     agent_id: Annotated[str | None, Query(alias="agentId", max_length=64)] = None,
     phone_number: Annotated[E164 | None, Query(alias="phoneNumber")] = None,
-    created_after: Annotated[datetime | None, Query(alias="createdAfter")] = None,
-    created_before: Annotated[datetime | None, Query(alias="createdBefore")] = None,
+    created_after: Annotated[Instant | None, Query(alias="createdAfter")] = None,
+    created_before: Annotated[Instant | None, Query(alias="createdBefore")] = None,
 ) -> CallPage:
     page = await calls.list_calls(
         session,
@@ -154,7 +153,7 @@ async def list_call_events(
     organization: CurrentOrganization,
     session: DbSession,
     limit: Annotated[int, Query(ge=1, le=500)] = 100,
-    cursor: Annotated[str | None, Query(pattern=r"^\d{1,9}$")] = None,
+    cursor: Annotated[str | None, Query(pattern=r"^[0-9]{1,9}$")] = None,
 ) -> CallEventPage:
     """The call's events in order; pass `nextCursor` as `cursor` for the ones after."""
     call = await owned_call(session, organization.id, call_id)

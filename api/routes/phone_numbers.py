@@ -5,7 +5,7 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Query, Request, Response
 
 from api.deps import AppSettings, CurrentOrganization, DbSession
-from api.errors import ApiError, error_responses, find_owned
+from api.errors import ApiError, error_responses, find_owned, invalid_field
 from api.schemas.common import PageCursor, PageLimit
 from api.schemas.phone_numbers import (
     AvailableNumberOut,
@@ -44,7 +44,11 @@ Telnyx = Annotated[TelnyxAdapter, Depends(get_telnyx)]
 
 
 def _rule_broken(error: PhoneNumberError) -> ApiError:
-    return ApiError(_STATUS_BY_CODE[error.code], error.code, error.message)
+    """The API error for a broken rule; a 422 lists the problem in `details`, as every 422 does."""
+    status = _STATUS_BY_CODE[error.code]
+    if status == 422:
+        return invalid_field(error.code, error.message, error.field)
+    return ApiError(status, error.code, error.message)
 
 
 def _provider_failed(error: ProviderError) -> ApiError:
@@ -76,7 +80,7 @@ async def _owned(session: DbSession, organization_id: str, number_id: str) -> Ph
 async def search_available_numbers(
     organization: CurrentOrganization,
     telnyx: Telnyx,
-    area_code: Annotated[str, Query(alias="areaCode", pattern=r"^[2-9]\d{2}$")],
+    area_code: Annotated[str, Query(alias="areaCode", pattern=r"^[2-9][0-9]{2}$")],
     limit: Annotated[int, Query(ge=1, le=50)] = 10,
 ) -> AvailableNumbers:
     """US numbers for sale in an area code."""

@@ -15,21 +15,12 @@ from trunkline.models import ProviderEvent
 from trunkline.provider_events import from_livekit, from_telnyx, store_once
 from trunkline.providers.telnyx import InvalidTelnyxSignature, verify_webhook
 
-MAX_BODY_BYTES = 1_000_000
-
 router = APIRouter(prefix="/webhooks", tags=["provider webhooks"])
 
 
 class Acknowledgement(BaseModel):
     status: Literal["stored", "duplicate"]
     event_id: str
-
-
-async def _body(request: Request) -> bytes:
-    body = await request.body()
-    if len(body) > MAX_BODY_BYTES:
-        raise ApiError(413, "payload_too_large", "webhook bodies are limited to 1 MB")
-    return body
 
 
 async def _store_and_dispatch(
@@ -49,7 +40,7 @@ async def livekit_webhook(
     request: Request, session: DbSession, settings: AppSettings, router: Router
 ) -> Acknowledgement:
     """LiveKit: `Authorization` holds a JWT signed with our API secret over the body's SHA-256."""
-    body = await _body(request)
+    body = await request.body()
     receiver = api.WebhookReceiver(
         api.TokenVerifier(settings.livekit_api_key, settings.livekit_api_secret)
     )
@@ -67,7 +58,7 @@ async def telnyx_webhook(
     request: Request, session: DbSession, settings: AppSettings, router: Router
 ) -> Acknowledgement:
     """Telnyx: Ed25519 over `timestamp|body`, within 300 s of now."""
-    body = await _body(request)
+    body = await request.body()
     try:
         verify_webhook(
             body,

@@ -41,7 +41,9 @@ async def get_report(
     call_id: str,
     organization: CurrentOrganization,
     session: DbSession,
-    version: Annotated[int | None, Query(ge=1, description="An earlier analysis version.")] = None,
+    version: Annotated[
+        int | None, Query(ge=1, le=2**31 - 1, description="An earlier analysis version.")
+    ] = None,
 ) -> ReportOut:
     """Transcript, summary, outcome, structured data, costs, artifacts, scheduled callback."""
     call = await owned_call(session, organization.id, call_id)

@@ -5,7 +5,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import Field, model_validator
 
-from api.schemas.common import Page, ResponseModel
+from api.schemas.common import Instant, Page, ResponseModel
 from trunkline.phone import E164
 from trunkline.pipeline import ApiModel, Metadata, PipelineConfig
 
@@ -24,7 +24,10 @@ class Telephony(ApiModel):
 
 
 class OutboundCallRequest(PipelineConfig):
-    """`POST /v1/sessions/phone`: per-call fields override or extend the agent's defaults."""
+    """`POST /v1/sessions/phone`: per-call fields override or extend the agent's defaults.
+
+    `agentId` is required unless an ad hoc `intent` is given.
+    """
 
     to: E164
     from_number: E164 | None = Field(None, alias="from")
@@ -133,8 +136,8 @@ class TranscriptEntryIn(ApiModel):
     id: Annotated[str, Field(min_length=1, max_length=100)]
     role: Literal["agent", "user", "system"]
     text: Annotated[str, Field(max_length=10_000)]
-    started_at: datetime | None = None
-    ended_at: datetime | None = None
+    started_at: Instant | None = None
+    ended_at: Instant | None = None
 
 
 class TranscriptAppend(ApiModel):

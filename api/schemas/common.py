@@ -1,10 +1,11 @@
 """Shapes shared by every resource: response bodies and paginated lists."""
 
 from collections.abc import Callable, Sequence
+from datetime import UTC, datetime
 from typing import Annotated, Any, Generic, Self, TypeVar
 
 from fastapi import Query
-from pydantic import BaseModel, ConfigDict
+from pydantic import AfterValidator, BaseModel, ConfigDict
 from pydantic.alias_generators import to_camel
 
 Item = TypeVar("Item")
@@ -36,6 +37,19 @@ class Page(ResponseModel, Generic[Item]):
     has_more: bool
     next_cursor: str | None
 
+
+def _exists_in_utc(value: datetime) -> datetime:
+    """Refuse a time with no UTC equivalent (`9999-12-31T23:59-14:00`): it is stored in UTC."""
+    try:
+        value.astimezone(UTC)
+    except OverflowError:
+        raise ValueError("must be a time between the years 1 and 9999 in UTC") from None
+    return value
+
+
+InUtc = AfterValidator(_exists_in_utc)
+Instant = Annotated[datetime, InUtc]
+"""A time given in a request: it must exist in UTC, where every time is stored and compared."""
 
 PageLimit = Annotated[int, Query(ge=1, le=100, description="Items per page.")]
 PageCursor = Annotated[

@@ -18,11 +18,11 @@ def _known_zone(value: str) -> str:
     return value
 
 
-Clock = Annotated[str, Field(pattern=r"^([01]\d|2[0-3]):[0-5]\d$", examples=["09:00"])]
+Clock = Annotated[str, Field(pattern=r"^([01][0-9]|2[0-3]):[0-5][0-9]$", examples=["09:00"])]
 
 
 class CallingWindow(ApiModel):
-    """Local times between which callbacks may ring the callee."""
+    """Local times between which callbacks may ring the callee; `start` must be before `end`."""
 
     start: Clock
     end: Clock

@@ -15,7 +15,11 @@ AgentId = Annotated[str, Field(max_length=64)]
 
 
 class PhoneNumberCreate(ApiModel):
-    """Buy a managed number (US, from `GET /v1/phone-numbers/available`)."""
+    """Buy a managed number (US, from `GET /v1/phone-numbers/available`).
+
+    `direction` `inbound` or `both` needs `agentId` or `dispatchMetadataTemplate` (422
+    `routing_required`); the agent must be yours (422 `agent_not_found`).
+    """
 
     e164: E164
     direction: Direction = "both"
@@ -36,7 +40,10 @@ class SipTrunkImport(PhoneNumberCreate):
 
 
 class PhoneNumberUpdate(ApiModel):
-    """Fields present replace the stored ones; `null` clears agentId, the template or the label."""
+    """Fields present replace the stored ones; `null` clears agentId, the template or the label.
+
+    The result must still route: `inbound` or `both` needs `agentId` or `dispatchMetadataTemplate`.
+    """
 
     agent_id: AgentId | None = None
     dispatch_metadata_template: DispatchTemplate | None = None

@@ -3,9 +3,9 @@
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
-from pydantic import AwareDatetime, Field
+from pydantic import AwareDatetime, Field, StrictBool
 
-from api.schemas.common import Page, ResponseModel
+from api.schemas.common import InUtc, Page, ResponseModel
 from trunkline.phone import E164
 from trunkline.pipeline import ApiModel, Metadata
 
@@ -86,8 +86,8 @@ class ReportOut(ResponseModel):
 
 
 class FinalizeBody(ApiModel):
-    force_analysis: bool = Field(False, description="Analyse again: a new report version.")
-    retry_webhook: bool = Field(False, description="Send the `call.report` webhook again.")
+    force_analysis: StrictBool = Field(False, description="Analyse again: a new report version.")
+    retry_webhook: StrictBool = Field(False, description="Send the `call.report` webhook again.")
 
 
 class FinalizeOut(ResponseModel):
@@ -112,7 +112,9 @@ class CallbackCreate(ApiModel):
     to: E164
     from_number: E164 | None = Field(None, alias="from")
     agent_id: Annotated[str, Field(max_length=64)]
-    at: AwareDatetime = Field(description="ISO 8601 with an offset; moved into the calling window.")
+    at: Annotated[AwareDatetime, InUtc] = Field(
+        description="ISO 8601 with an offset, at most a year ahead; moved into the calling window."
+    )
     metadata: Metadata = Field(default_factory=dict)
 
 

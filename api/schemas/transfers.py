@@ -3,7 +3,7 @@
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
-from pydantic import Field
+from pydantic import Field, StrictBool
 
 from api.schemas.common import ResponseModel
 from trunkline.phone import E164
@@ -44,7 +44,9 @@ class WarmTransferBody(ApiModel):
 
 
 class CancelBody(ApiModel):
-    try_next: bool = Field(False, description="Hang up this destination and try the next one.")
+    try_next: StrictBool = Field(
+        False, description="Hang up this destination and try the next one."
+    )
 
 
 class AgentTransferBody(ApiModel):

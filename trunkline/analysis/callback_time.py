@@ -14,7 +14,7 @@ from zoneinfo import ZoneInfo
 REQUEST = re.compile(
     r"\b(?:call|ring|phone|reach)\s+(?:me|us)\s+(?:back\s*)?(?P<when>[^.?!]*)", re.IGNORECASE
 )
-RELATIVE = re.compile(r"\bin\s+(?:an?|one|(?P<count>\d+))\s+(?P<unit>minute|hour|day)s?\b")
+RELATIVE = re.compile(r"\bin\s+(?:an?|one|(?P<count>[0-9]{1,3}))\s+(?P<unit>minute|hour|day)s?\b")
 CLOCK = re.compile(
     r"\b(?:at\s+)?(?P<hour>\d{1,2})(?::(?P<minute>\d{2}))?\s*(?P<half>a\.?m\.?|p\.?m\.?)?(?=\W|$)"
 )

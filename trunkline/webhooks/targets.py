@@ -9,16 +9,34 @@ IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 Resolver = Callable[[str, int], Awaitable[list[str]]]
 
 _CGNAT = ipaddress.ip_network("100.64.0.0/10")
+_IPV4_COMPATIBLE = ipaddress.ip_network("::/96")
+_NAT64 = (ipaddress.ip_network("64:ff9b::/96"), ipaddress.ip_network("64:ff9b:1::/48"))
 
 
 class BlockedTargetError(Exception):
     """The webhook URL resolves to an address webhooks must not reach."""
 
 
+def embedded_ipv4(address: ipaddress.IPv6Address) -> ipaddress.IPv4Address | None:
+    """The IPv4 address an IPv6 form carries (mapped, compatible, NAT64, 6to4, Teredo), if any."""
+    if address.ipv4_mapped or address.sixtofour:
+        return address.ipv4_mapped or address.sixtofour
+    if address.teredo:
+        return address.teredo[1]  # the client, whose traffic the relay delivers
+    compatible = address in _IPV4_COMPATIBLE and int(address) > 1  # not `::` nor `::1`
+    if compatible or any(address in prefix for prefix in _NAT64):
+        return ipaddress.IPv4Address(int(address) & 0xFFFFFFFF)
+    return None
+
+
 def blocked_reason(address: IPAddress) -> str | None:
-    """Why `address` is not a public unicast address, or None when it is."""
+    """Why `address` is not a public unicast address, or None when it is.
+
+    An IPv6 form that carries an IPv4 address is judged by that address: on a host with NAT64,
+    `[64:ff9b::7f00:1]` reaches 127.0.0.1.
+    """
     if isinstance(address, ipaddress.IPv6Address):
-        embedded = address.ipv4_mapped or address.sixtofour
+        embedded = embedded_ipv4(address)
         if embedded is not None:
             reason = blocked_reason(embedded)
             return f"IPv4-embedded {reason}" if reason else None
