@@ -12,13 +12,7 @@ from temporalio import activity
 from temporalio.client import Client
 from temporalio.exceptions import ApplicationError
 
-from activities.common import (
-    dial_failed,
-    follow_answer,
-    heartbeating,
-    load_call,
-    never_redialled,
-)
+from activities.common import dial_once, load_call
 from trunkline.call_config import (
     ResolvedConfig,
     apply_layer,
@@ -48,7 +42,7 @@ from trunkline.models import (
     utcnow,
 )
 from trunkline.organizations import signing_secrets
-from trunkline.providers.errors import CallFailed, ProviderRejected
+from trunkline.providers.errors import ProviderRejected
 from trunkline.providers.livekit import DialRequest, LiveKitAdapter
 from trunkline.providers.telnyx import CallAlreadyEnded, TelnyxAdapter
 from trunkline.settings import Settings
@@ -261,31 +255,22 @@ class CallActivities:
         leg is gone, takes it as unanswered rather than ringing the callee again.
         """
         call = await self._call(request.session_id)
-        if await self._phone_status(call) is not None:
-            await heartbeating(follow_answer(lambda: self._phone_status(call)))
-            return DialOutcome(answered=True)
-        if not await self._stamp_dialed(call.id):
-            raise never_redialled()
         ringing = (call.request.get("telephony") or {}).get("ringingTimeoutSeconds")
-        try:
-            await heartbeating(
-                self._livekit.dial(
-                    DialRequest(
-                        room_name=call.room_name,
-                        participant_identity=call.sip_participant_identity,
-                        to=call.to_number,
-                        from_number=call.from_number,
-                        attributes={"trunkline.sessionId": call.id},
-                        headers={SESSION_HEADER: call.id},
-                        ringing_timeout=timedelta(
-                            seconds=ringing or DEFAULT_RINGING_TIMEOUT_SECONDS
-                        ),
-                        wait_until_answered=True,
-                    )
-                )
-            )
-        except CallFailed as failure:
-            raise dial_failed(failure) from failure
+        await dial_once(
+            self._livekit,
+            DialRequest(
+                room_name=call.room_name,
+                participant_identity=call.sip_participant_identity,
+                to=call.to_number,
+                from_number=call.from_number,
+                attributes={"trunkline.sessionId": call.id},
+                headers={SESSION_HEADER: call.id},
+                ringing_timeout=timedelta(seconds=ringing or DEFAULT_RINGING_TIMEOUT_SECONDS),
+                wait_until_answered=True,
+            ),
+            lambda: self._phone_status(call),
+            lambda: self._stamp_dialed(call.id),
+        )
         return DialOutcome(answered=True)
 
     async def _stamp_dialed(self, session_id: str) -> bool:

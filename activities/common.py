@@ -11,6 +11,7 @@ from temporalio.exceptions import ApplicationError
 from trunkline.db import Database
 from trunkline.models import Call
 from trunkline.providers.errors import CallFailed
+from trunkline.providers.livekit import DialRequest, LiveKitAdapter
 
 T = TypeVar("T")
 HEARTBEAT_SECONDS = 2.0
@@ -73,3 +74,23 @@ async def follow_answer(sip_call_status: Callable[[], Awaitable[str | None]]) ->
         if status not in ("dialing", "ringing"):
             return
         await asyncio.sleep(ANSWER_POLL_SECONDS)
+
+
+async def dial_once(
+    livekit: LiveKitAdapter,
+    request: DialRequest,
+    leg_status: Callable[[], Awaitable[str | None]],
+    stamp_dialed: Callable[[], Awaitable[bool]],
+) -> None:
+    """Place a dial and wait for the answer, once across the activity's attempts: a retry
+    follows the leg an earlier try placed, or takes a leg that is gone as unanswered.
+    `stamp_dialed` records that the dial is placed, False if an earlier try did."""
+    if await leg_status() is not None:
+        await heartbeating(follow_answer(leg_status))
+        return
+    if not await stamp_dialed():
+        raise never_redialled()
+    try:
+        await heartbeating(livekit.dial(request))
+    except CallFailed as failure:
+        raise dial_failed(failure) from failure

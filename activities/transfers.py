@@ -6,13 +6,7 @@ from datetime import timedelta
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
-from activities.common import (
-    dial_failed,
-    follow_answer,
-    heartbeating,
-    load_call,
-    never_redialled,
-)
+from activities.common import dial_once, heartbeating, load_call
 from trunkline.call_signals import CONSULTATION_HEADER, phone_participant
 from trunkline.calls import agent_token, call_party, screening_scope
 from trunkline.db import Database
@@ -185,29 +179,21 @@ class TransferActivities:
     @activity.defn(name="dial_consultation")
     async def dial_consultation(self, leg: ConsultationLeg) -> DialOutcome:
         """Dial the destination into the consultation room and wait for the answer, once."""
-        if await self._recipient_in(leg.room_name, leg):  # a retry: the leg was placed before
-            await heartbeating(follow_answer(lambda: self._recipient_status(leg)))
-            await self._answered(leg)
-            return DialOutcome(answered=True)
-        if not await self._stamp_dialed(leg):
-            raise never_redialled()
-        try:
-            await heartbeating(
-                self._livekit.dial(
-                    DialRequest(
-                        room_name=leg.room_name,
-                        participant_identity=leg.identity,
-                        to=leg.to,
-                        from_number=leg.from_number,
-                        attributes={"trunkline.transferId": leg.transfer_id},
-                        headers={CONSULTATION_HEADER: leg.room_name},
-                        ringing_timeout=timedelta(seconds=leg.ringing_timeout_seconds),
-                        wait_until_answered=True,
-                    )
-                )
-            )
-        except CallFailed as failure:
-            raise dial_failed(failure) from failure
+        await dial_once(
+            self._livekit,
+            DialRequest(
+                room_name=leg.room_name,
+                participant_identity=leg.identity,
+                to=leg.to,
+                from_number=leg.from_number,
+                attributes={"trunkline.transferId": leg.transfer_id},
+                headers={CONSULTATION_HEADER: leg.room_name},
+                ringing_timeout=timedelta(seconds=leg.ringing_timeout_seconds),
+                wait_until_answered=True,
+            ),
+            lambda: self._recipient_status(leg),
+            lambda: self._stamp_dialed(leg),
+        )
         await self._answered(leg)
         return DialOutcome(answered=True)
 

@@ -1,5 +1,6 @@
 """Workflow updates from the API: the workflow validates, refusals become 409s with a code."""
 
+import asyncio
 from typing import Any
 
 from temporalio.client import (
@@ -12,6 +13,9 @@ from temporalio.exceptions import ApplicationError
 from temporalio.service import RPCError, RPCStatusCode
 
 from api.errors import ApiError
+
+CLOSING_CHECKS = 10
+CLOSING_CHECK_SECONDS = 0.2
 
 _CONFLICT_CODES = {
     "CallEnded": "call_ended",
@@ -49,10 +53,14 @@ async def run_update(client: Client, workflow_id: str, update: Any, argument: An
 
 
 async def _closed(handle: WorkflowHandle[Any, Any]) -> bool:
-    """Whether the workflow has finished: an update that reaches it while it closes fails with
-    something other than NOT_FOUND, and means the same."""
-    try:
-        description = await handle.describe()
-    except RPCError:
-        return False
-    return description.status != WorkflowExecutionStatus.RUNNING
+    """Whether the workflow has finished, or finishes within a moment: an update that reaches
+    a workflow while it closes fails with something other than NOT_FOUND, and means the same."""
+    for _ in range(CLOSING_CHECKS):
+        try:
+            description = await handle.describe()
+        except RPCError:
+            return False
+        if description.status != WorkflowExecutionStatus.RUNNING:
+            return True
+        await asyncio.sleep(CLOSING_CHECK_SECONDS)
+    return False

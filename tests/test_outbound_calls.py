@@ -64,7 +64,13 @@ async def test_answered_call_runs_to_its_end(
     assert call["configSources"]["systemPrompt"] == "agent"
     assert call["metadata"] == {"leadId": "lead_456"}
 
-    recorded = await events(tenant, session["sessionId"])
+    async def with_hangup() -> list[dict] | None:
+        """The events once the carrier's hangup is among them: it may come after the call's
+        last event, and then joins them when the report runs."""
+        recorded = await events(tenant, session["sessionId"])
+        return recorded if any(e["type"] == "call.hangup" for e in recorded) else None
+
+    recorded = await eventually(with_hangup)
     assert [e["sequence"] for e in recorded] == list(range(1, len(recorded) + 1))
     assert status_path(recorded) == ["queued", "dialing", "ringing", "in-progress", "ended"]
     kinds = {(e["source"], e["type"]) for e in recorded}
