@@ -430,11 +430,12 @@ async def report_cost(stack: Stack, calls: int, spent: Snapshot, bare_cpu: float
         f"{ours / calls / bare_cpu:.2f}x the bare call-shaped workflow"
     )
     client = await Client.connect(f"127.0.0.1:{stack.ports['temporal']}")
-    workflows, actions = await count_actions(client)
+    workflows, actions, patch_markers = await count_actions(client)
     kinds = ", ".join(f"{kind} {count / calls:.1f}" for kind, count in sorted(actions.items()))
     print(
         f"per call on Temporal: {workflows / calls:.1f} workflows, "
-        f"{sum(actions.values()) / calls:.1f} actions ({kinds})"
+        f"{sum(actions.values()) / calls:.1f} actions ({kinds}); "
+        f"{patch_markers / calls:.1f} patch markers"
     )
 
 

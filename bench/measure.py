@@ -19,10 +19,10 @@ ACTION_EVENTS = {
     EventType.EVENT_TYPE_START_CHILD_WORKFLOW_EXECUTION_INITIATED: "child starts",
     EventType.EVENT_TYPE_SIGNAL_EXTERNAL_WORKFLOW_EXECUTION_INITIATED: "signals sent",
     EventType.EVENT_TYPE_WORKFLOW_EXECUTION_UPDATE_ACCEPTED: "updates",
-    EventType.EVENT_TYPE_MARKER_RECORDED: "local activities",
 }
-"""History events that Temporal Cloud bills as an action (local activities: one per marker,
-which overcounts, since a workflow task's local activities are billed once)."""
+"""History events that Temporal Cloud bills as an action. Local activities are counted apart:
+one per workflow task that ran any (as Temporal Cloud bills them); patch markers are listed
+but not counted as actions (their search-attribute upserts are, among the upserts)."""
 
 
 def role_of(process: psutil.Process) -> str | None:
@@ -72,15 +72,25 @@ class Snapshot:
         )
 
 
-async def count_actions(client: Client, query: str = "") -> tuple[int, Counter[str]]:
-    """(workflows, actions by kind) over every workflow the visibility query lists."""
+async def count_actions(client: Client, query: str = "") -> tuple[int, Counter[str], int]:
+    """(workflows, actions by kind, patch markers) over every workflow the query lists."""
     actions: Counter[str] = Counter()
-    workflows = 0
+    workflows = patch_markers = 0
     async for execution in client.list_workflows(query):
         workflows += 1
         handle = client.get_workflow_handle(execution.id, run_id=execution.run_id)
+        tasks_with_local_activities: set[int] = set()
+        task = 0
         async for event in handle.fetch_history_events():
+            if event.event_type == EventType.EVENT_TYPE_WORKFLOW_TASK_COMPLETED:
+                task = event.event_id
+            elif event.event_type == EventType.EVENT_TYPE_MARKER_RECORDED:
+                if event.marker_recorded_event_attributes.marker_name == "core_local_activity":
+                    tasks_with_local_activities.add(task)
+                else:
+                    patch_markers += 1
             kind = ACTION_EVENTS.get(event.event_type)
             if kind:
                 actions[kind] += 1
-    return workflows, actions
+        actions["workflow tasks with local activities"] += len(tasks_with_local_activities)
+    return workflows, actions, patch_markers
