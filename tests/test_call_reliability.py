@@ -214,6 +214,7 @@ async def test_a_consultation_dial_whose_worker_died_is_never_placed_twice(
 
         transfer = await eventually(finished, 60)
         await tenant.http.post(f"/v1/calls/{call_id}/hangup")
+        await call_when(tenant, call_id, "ended", within=30)  # so the worker stops idle
     finally:
         for process in (first, second):
             if process and process.poll() is None:
