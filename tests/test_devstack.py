@@ -40,6 +40,7 @@ class RunningStack:
         )
         self.output = self._read_until_ready()
         self.later: list[str] = []
+        self._arrived = threading.Condition()
         self._collector = threading.Thread(target=self._collect, daemon=True)
         self._collector.start()
 
@@ -47,14 +48,17 @@ class RunningStack:
         """Keep the output after `ready`, so a test can wait for a line without blocking."""
         assert self.process.stdout is not None
         for line in self.process.stdout:
-            self.later.append(line)
+            with self._arrived:
+                self.later.append(line)
+                self._arrived.notify_all()
 
     def wait_for_line(self, text: str, timeout: float = READY_TIMEOUT_SECONDS) -> None:
-        deadline = time.monotonic() + timeout
-        while not any(text in line for line in self.later):
-            if time.monotonic() > deadline:
+        """Until the stack prints a line containing `text` (woken by each line it prints)."""
+        with self._arrived:
+            if not self._arrived.wait_for(
+                lambda: any(text in line for line in self.later), timeout
+            ):
                 pytest.fail(f"no line with {text!r} in:\n" + "".join(self.later))
-            time.sleep(0.1)
 
     def child_pid(self, command: str) -> int:
         """The process id of the stack's child running `trunkline <command>`."""
