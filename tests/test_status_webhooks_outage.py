@@ -10,7 +10,6 @@ from collections import Counter
 from datetime import timedelta
 
 from standardwebhooks import Webhook
-from temporalio.service import RPCError
 from temporalio.testing import WorkflowEnvironment
 
 from simulator.app import Simulator
@@ -18,6 +17,7 @@ from tests.calls_support import call_when, place_call, script, set_up_line
 from tests.conftest import Tenant
 from tests.receiver import Reply, WebhookReceiver
 from tests.waiting import eventually
+from trunkline.temporal import workflow_exists
 from trunkline.webhooks.deliveries import lane_of
 
 
@@ -102,13 +102,5 @@ async def test_report_receiver_down_for_three_days_then_up(
 async def lane_handed_over(env: WorkflowEnvironment, call_id: str, url: str) -> None:
     """Wait until the first attempt failed and the lane's workflow retries it (the clock may
     jump only then: the worker's first attempt happens in real time)."""
-    handle = env.client.get_workflow_handle(f"webhooks-{lane_of(call_id, url, '')}")
-
-    async def running() -> bool:
-        try:
-            await handle.describe()
-        except RPCError:
-            return False
-        return True
-
-    await eventually(running, 20)
+    lane = lane_of(call_id, url, "")
+    await eventually(lambda: workflow_exists(env.client, f"webhooks-{lane}"), 20)

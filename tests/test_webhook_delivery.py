@@ -9,8 +9,7 @@ import pytest
 from sqlmodel import select
 from standardwebhooks import Webhook
 from temporalio.api.enums.v1 import EventType
-from temporalio.client import Client, WorkflowHandle
-from temporalio.service import RPCError, RPCStatusCode
+from temporalio.client import WorkflowHandle
 from temporalio.testing import WorkflowEnvironment
 
 from tests.receiver import Reply, WebhookReceiver
@@ -19,6 +18,7 @@ from trunkline.db import Database
 from trunkline.models import Organization, WebhookAttempt, WebhookDelivery, WebhookLane
 from trunkline.organizations import create_organization
 from trunkline.settings import Settings
+from trunkline.temporal import workflow_exists
 from trunkline.webhooks.client import WebhookClient
 from trunkline.webhooks.deliveries import make_durable, new_delivery
 from trunkline.webhooks.dispatcher import WebhookDispatcher
@@ -113,16 +113,6 @@ async def recorded(database: Database, delivery_id: str) -> tuple[WebhookDeliver
     return delivery, attempts
 
 
-async def lane_workflow_exists(client: Client, lane: str) -> bool:
-    try:
-        await client.get_workflow_handle(f"webhooks-{lane}").describe()
-    except RPCError as exc:
-        if exc.status == RPCStatusCode.NOT_FOUND:
-            return False
-        raise
-    return True
-
-
 async def test_endpoint_down_for_three_days_then_up_gets_exactly_one_success(
     deliver: Deliver, database: Database, organization: Organization, receiver: WebhookReceiver
 ) -> None:
@@ -210,7 +200,7 @@ async def test_the_first_attempt_needs_no_workflow(
     assert json.loads(received.body) == PAYLOAD
     stored, [attempt] = await eventually(lambda: _settled(database, delivery.id))
     assert (stored.status, attempt.status_code) == ("succeeded", 200)
-    assert not await lane_workflow_exists(local_temporal.client, delivery.lane)
+    assert not await workflow_exists(local_temporal.client, f"webhooks-{delivery.lane}")
 
 
 async def test_a_lane_goes_out_in_order_behind_a_failing_head(

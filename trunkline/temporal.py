@@ -88,3 +88,14 @@ def bundled_binary(name: str) -> Path:
     if not found:
         raise FileNotFoundError(f"{name} not found; install the project with scripts/bootstrap")
     return Path(found)
+
+
+async def workflow_exists(client: Client, workflow_id: str) -> bool:
+    """Whether Temporal knows a workflow by this id (running or finished)."""
+    try:
+        await client.get_workflow_handle(workflow_id).describe()
+    except RPCError as exc:
+        if exc.status == RPCStatusCode.NOT_FOUND:
+            return False
+        raise
+    return True

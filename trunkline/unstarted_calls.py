@@ -7,10 +7,10 @@ from datetime import datetime, timedelta
 from sqlalchemy import update
 from sqlmodel import col, select
 from temporalio.client import Client
-from temporalio.service import RPCError, RPCStatusCode
 
 from trunkline.db import Database
 from trunkline.models import Call, CallEvent, utcnow
+from trunkline.temporal import workflow_exists
 
 UNSTARTED_AFTER = timedelta(seconds=60)
 """A call still queued this long after it was stored, with no workflow, was never started."""
@@ -27,19 +27,9 @@ async def fail_unstarted_calls(database: Database, client: Client, now: datetime
         queued = list((await session.exec(statement)).all())
     failed = 0
     for call_id in queued:
-        if not await _has_workflow(client, call_id):
+        if not await workflow_exists(client, f"call-{call_id}"):
             failed += await _fail(database, call_id)
     return failed
-
-
-async def _has_workflow(client: Client, call_id: str) -> bool:
-    try:
-        await client.get_workflow_handle(f"call-{call_id}").describe()
-    except RPCError as exc:
-        if exc.status == RPCStatusCode.NOT_FOUND:
-            return False
-        raise
-    return True
 
 
 async def _fail(database: Database, call_id: str) -> int:
