@@ -189,7 +189,9 @@ async def test_accepted_transfer_takes_the_caller_away_with_the_ringing_timeout(
     assert transfer_id.startswith("TR_")
     [transfer] = simulator.world.transfers
     assert transfer["ringingTimeoutSeconds"] == 25
-    assert await livekit.list_participants("call-1") == []
+    # The emptied room closes a second later, so ask the world rather than race that.
+    room = simulator.world.rooms.get("call-1")
+    assert room is None or "phone" not in room.participants
 
 
 async def test_remove_move_and_delete(livekit: LiveKitAdapter, simulator: Simulator) -> None:
