@@ -1,5 +1,6 @@
 """Calls survive what providers and processes do: duplicates, reordering, lost webhooks, crashes."""
 
+import asyncio
 import os
 import signal
 import subprocess
@@ -70,6 +71,15 @@ def start_worker_process(settings: Settings) -> subprocess.Popen[bytes]:
     )
 
 
+async def stop_worker_processes(*processes: subprocess.Popen[bytes] | None) -> None:
+    """SIGTERM the workers still running and wait for them to stop, off the event loop: the
+    simulator they are still talking to runs on it, and must keep answering them."""
+    for process in processes:
+        if process and process.poll() is None:
+            process.send_signal(signal.SIGTERM)
+            await asyncio.to_thread(process.wait, 30)
+
+
 async def test_a_worker_killed_mid_call_and_restarted_finishes_the_call(
     tenant: Tenant,
     simulator: Simulator,
@@ -88,8 +98,7 @@ async def test_a_worker_killed_mid_call_and_restarted_finishes_the_call(
         try:
             call = await call_when(tenant, session["sessionId"], "ended", "failed", within=60)
         finally:
-            second.send_signal(signal.SIGTERM)
-            second.wait(timeout=30)
+            await stop_worker_processes(second)
     finally:
         if first.poll() is None:
             first.kill()
@@ -135,10 +144,7 @@ async def test_a_worker_killed_mid_transfer_and_restarted_finishes_the_transfer(
         await tenant.http.post(f"/v1/calls/{call_id}/hangup")
         call = await call_when(tenant, call_id, "ended", within=30)
     finally:
-        for process in (first, second):
-            if process and process.poll() is None:
-                process.send_signal(signal.SIGTERM)
-                process.wait(timeout=30)
+        await stop_worker_processes(first, second)
     assert call["endedReason"] == "api"
     dials = [r for r in simulator.requests["livekit"] if r["method"] == "CreateSIPParticipant"]
     assert [d["request"]["sipCallTo"] for d in dials] == ["+12015551234", "+12015557001"]
@@ -171,10 +177,7 @@ async def test_a_dial_whose_worker_died_is_never_placed_twice(
         second = start_worker_process(settings)
         call = await call_when(tenant, session["sessionId"], "ended", "failed", within=60)
     finally:
-        for process in (first, second):
-            if process and process.poll() is None:
-                process.send_signal(signal.SIGTERM)
-                process.wait(timeout=30)
+        await stop_worker_processes(first, second)
     assert (call["status"], call["failureCause"]) == ("failed", "no-answer")
     dials = [r for r in simulator.requests["livekit"] if r["method"] == "CreateSIPParticipant"]
     assert len(dials) == 1
@@ -216,10 +219,7 @@ async def test_a_consultation_dial_whose_worker_died_is_never_placed_twice(
         await tenant.http.post(f"/v1/calls/{call_id}/hangup")
         await call_when(tenant, call_id, "ended", within=30)  # so the worker stops idle
     finally:
-        for process in (first, second):
-            if process and process.poll() is None:
-                process.send_signal(signal.SIGTERM)
-                process.wait(timeout=30)
+        await stop_worker_processes(first, second)
     assert [(a["to"], a["outcome"]) for a in transfer["attempts"]] == [
         ("+12015557001", "no-answer")
     ]

@@ -1,7 +1,8 @@
 """Replay: recorded workflow histories must replay on the current code without divergence.
 
-Histories in tests/histories/ were recorded from real runs; re-record them (after a change made
-with `workflow.patched`) with TRUNKLINE_RECORD_HISTORIES=1.
+Histories in tests/histories/ were recorded from real runs, each by the code of its day: a
+recorded history is never rewritten. After a change made with `workflow.patched`, record the
+fresh ones under the new patch's name (`LATEST`) with TRUNKLINE_RECORD_HISTORIES=1.
 """
 
 import json
@@ -23,6 +24,10 @@ from tests.receiver import WebhookReceiver
 from tests.waiting import eventually
 from trunkline.settings import Settings
 from worker import WORKFLOWS
+from workflows.call import LEAN_CALLS
+
+LATEST = LEAN_CALLS
+"""The patch fresh call and report histories were recorded with; their files carry its name."""
 
 HISTORIES = Path(__file__).parent / "histories"
 REPLAYER = Replayer(workflows=WORKFLOWS, data_converter=pydantic_data_converter)
@@ -46,6 +51,12 @@ def test_histories_are_recorded() -> None:
         "call-inbound",
         "callback-cancelled-by-inbound",
         "report-inbound",
+        f"call-outbound-answered.{LATEST}",
+        f"call-outbound-busy.{LATEST}",
+        f"call-outbound-recorded-reported.{LATEST}",
+        f"call-transfers.{LATEST}",
+        f"call-inbound.{LATEST}",
+        f"report-inbound.{LATEST}",
     } <= set(RECORDED)
 
 
@@ -74,22 +85,24 @@ async def test_fresh_histories_replay(
     session = await place_call(line)
     await call_when(tenant, session["sessionId"], "ended", "failed")
     await replay_and_record(
-        local_temporal, f"call-{session['sessionId']}", f"call-{name}", database_url
+        local_temporal, f"call-{session['sessionId']}", f"call-{name}.{LATEST}", database_url
     )
 
 
 async def replay_and_record(
     temporal: WorkflowEnvironment, workflow_id: str, name: str, database_url: str
 ) -> None:
-    """Replay a finished workflow's history; keep it in tests/histories when asked to."""
+    """Replay a finished workflow's history; keep it in tests/histories when asked to, unless
+    one is kept under that name already."""
     handle = temporal.client.get_workflow_handle(workflow_id)
     await handle.result()
     history = await handle.fetch_history()
     await REPLAYER.replay_workflow(history)
-    if os.environ.get("TRUNKLINE_RECORD_HISTORIES") and database_url.startswith("sqlite"):
-        HISTORIES.mkdir(exist_ok=True)
+    path = HISTORIES / f"{name}.json"
+    asked = os.environ.get("TRUNKLINE_RECORD_HISTORIES") and database_url.startswith("sqlite")
+    if asked and not path.exists():
         recorded = {"workflowId": history.workflow_id, "history": json.loads(history.to_json())}
-        (HISTORIES / f"{name}.json").write_text(json.dumps(recorded, indent=1))
+        path.write_text(json.dumps(recorded, indent=1))
 
 
 @pytest.mark.usefixtures("worker")
@@ -120,7 +133,9 @@ async def test_fresh_transfer_histories_replay(
     await eventually(screening_the_second, 20)
     assert (await tenant.http.post(f"{path}/{warm['id']}/complete")).status_code == 200
     await tenant.http.post(f"/v1/calls/{call_id}/hangup")
-    await replay_and_record(local_temporal, f"call-{call_id}", "call-transfers", database_url)
+    await replay_and_record(
+        local_temporal, f"call-{call_id}", f"call-transfers.{LATEST}", database_url
+    )
     await replay_and_record(
         local_temporal, f"transfer-{warm['id']}", "transfer-busy-then-accepted", database_url
     )
@@ -155,8 +170,12 @@ async def test_fresh_inbound_callback_and_report_histories_replay(
     call_id = await eventually(inbound_call, 20)
     await call_when(tenant, call_id, "ended", "failed", within=30)
     callback_id = created.json()["id"]
-    await replay_and_record(local_temporal, f"call-{call_id}", "call-inbound", database_url)
+    await replay_and_record(
+        local_temporal, f"call-{call_id}", f"call-inbound.{LATEST}", database_url
+    )
     await replay_and_record(
         local_temporal, f"callback-{callback_id}", "callback-cancelled-by-inbound", database_url
     )
-    await replay_and_record(local_temporal, f"report-{call_id}", "report-inbound", database_url)
+    await replay_and_record(
+        local_temporal, f"report-{call_id}", f"report-inbound.{LATEST}", database_url
+    )

@@ -12,7 +12,12 @@ from typing import Any
 
 from temporalio import workflow
 from temporalio.common import RetryPolicy
-from temporalio.exceptions import ActivityError, ApplicationError, FailureError
+from temporalio.exceptions import (
+    ActivityError,
+    ApplicationError,
+    FailureError,
+    WorkflowAlreadyStartedError,
+)
 
 with workflow.unsafe.imports_passed_through():
     from activities.calls import CallActivities
@@ -44,6 +49,7 @@ with workflow.unsafe.imports_passed_through():
         ProbeResult,
         ProviderSignal,
         RecordOutcome,
+        ReportRequest,
         TransferOutcome,
         TransferProgress,
         TransferRecord,
@@ -59,12 +65,14 @@ with workflow.unsafe.imports_passed_through():
         RETRY,
         dial_failure,
     )
+    from workflows.report import PostCallReportWorkflow
     from workflows.warm_transfer import WarmTransferWorkflow
 
 LEAN_CALLS = "lean-calls"
-"""Since this patch: events are recorded by local activities, the search attributes are set
-when the call starts, the status attribute moves only to in-progress and to the end, and the
-watchdog backs off while the phone is still there."""
+"""Since this patch (which implies the earlier ones without their markers): events and the quick
+steps are local activities, the search attributes are set when the call starts, the status
+attribute moves only to in-progress and to the end, one alarm serves the watchdog (backing off
+while the phone is still there), max duration and AMD, and the report is a child workflow."""
 INDEXED_STATUSES = ("in-progress", "ended", "failed")
 WATCHDOG_MAX = timedelta(minutes=10)
 """The longest a quiet call goes unprobed: a call whose provider events stop ends by then."""
@@ -76,6 +84,7 @@ _RANK = {"queued": 0, "dialing": 1, "ringing": 2, "in-progress": 3, "ended": 4, 
 class CallWorkflow:
     @workflow.init
     def __init__(self, request: CallInput) -> None:
+        self._lean = workflow.patched(LEAN_CALLS)
         self._session_id = request.session_id
         self._status: CallStatus = "queued"
         self._failure: tuple[str, int | None, str | None] | None = None
@@ -102,6 +111,10 @@ class CallWorkflow:
         self._recording: workflow.ActivityHandle[Any] | None = None
         self._quiet_probes = 0
         """Watchdog probes since the last event: each doubles the wait before the next."""
+        self._quiet_since: Any = None
+        """When the call last heard news or probed: the watchdog counts from there."""
+        self._alarm: asyncio.Task[None] | None = None
+        """The one pending timer of a conversation: it wakes the call when something is due."""
         self._recording_events = asyncio.Lock()
         self._status_being_recorded: CallStatus | None = None
         """The status a record in flight moves the call to: its row may say so already."""
@@ -262,9 +275,9 @@ class CallWorkflow:
 
     @workflow.run
     async def run(self, request: CallInput) -> CallResult:
-        plan: CallPlan = await self._act(CallActivities.prepare)
+        plan: CallPlan = await self._step(CallActivities.prepare)
         self._plan = plan
-        if not workflow.patched(LEAN_CALLS):  # since then, the start sets them
+        if not self._lean:  # since then, the start sets them
             workflow.upsert_search_attributes(
                 [
                     ORGANIZATION_ID.value_set(plan.organization_id),
@@ -279,7 +292,7 @@ class CallWorkflow:
         await self._record("trunkline", "call.queued", detail=plan.summary)
         if plan.has_pre_call_webhook:
             await self._pre_call()
-        await self._act(CallActivities.open_room)
+        await self._step(CallActivities.open_room)
         if plan.direction == "outbound":
             await self._connect_outbound(plan)
         else:
@@ -288,9 +301,11 @@ class CallWorkflow:
             await self._converse(plan)
         await self._settle_transfer()
         await self._settle_recording()
-        await self._act(CallActivities.hang_up)
+        await self._step(CallActivities.hang_up)
         await self._drain_inbox()
-        if workflow.patched("post-call-report"):
+        if self._lean:
+            await self._start_report()
+        elif workflow.patched("post-call-report"):
             await self._act(CallActivities.start_report)
         code = self._failure[1] if self._failure else None
         return CallResult(
@@ -300,6 +315,17 @@ class CallWorkflow:
             sip_status_code=code,
             ended_reason=self._ended_reason,
         )
+
+    async def _start_report(self) -> None:
+        """The post-call report runs on as its own workflow after the call's has closed."""
+        with contextlib.suppress(WorkflowAlreadyStartedError):  # asked for already; it stands
+            await workflow.start_child_workflow(
+                PostCallReportWorkflow.run,
+                ReportRequest(session_id=self._session_id),
+                id=f"report-{self._session_id}",
+                parent_close_policy=workflow.ParentClosePolicy.ABANDON,
+                static_summary=f"post-call report of {self._session_id}",
+            )
 
     async def _pre_call(self) -> None:
         outcome = await self._act(CallActivities.pre_call, attempts=1)
@@ -343,9 +369,9 @@ class CallWorkflow:
 
     async def _connect_inbound(self) -> None:
         try:
-            await self._act(CallActivities.bridge)
-        except ActivityError as error:
-            if isinstance(error.cause, ApplicationError) and error.cause.type == "CallerHungUp":
+            await self._step(CallActivities.bridge)
+        except (ActivityError, ApplicationError) as error:
+            if _failure_type(error) == "CallerHungUp":
                 await self._finish("ended", "caller_hung_up")
                 return
             raise
@@ -353,34 +379,21 @@ class CallWorkflow:
 
     async def _converse(self, plan: CallPlan) -> None:
         """In progress: follow events, AMD and requests until the call ends."""
-        if workflow.patched("record-calls") and plan.record:
-            self._recording = workflow.start_activity_method(
-                CallActivities.start_recording,
-                CallInput(session_id=self._session_id),
-                start_to_close_timeout=QUICK,
-                retry_policy=RetryPolicy(maximum_attempts=3),
-            )
+        if (self._lean or workflow.patched("record-calls")) and plan.record:
+            self._recording = self._start_recording()
         ends_at = workflow.now() + timedelta(seconds=plan.max_duration_seconds)
         amd_until = (
             workflow.now() + timedelta(seconds=plan.amd.timeout_seconds) if plan.amd else None
         )
+        self._quiet_since = workflow.now()
         while not self._terminal:
-            waits = [self._watchdog_wait(plan), ends_at - workflow.now()]
+            due = [ends_at, self._watchdog_due(plan)]
             if amd_until and not self._amd_decided:
-                waits.append(amd_until - workflow.now())
-            try:
-                await workflow.wait_condition(
-                    lambda: (
-                        bool(self._inbox or self._transfer_inbox or self._agent_verdicts)
-                        or self._end_request is not None
-                        or self._warm_transfer_vanished()
-                    ),
-                    timeout=max(min(waits), timedelta(milliseconds=1)),
-                )
-            except TimeoutError:
+                due.append(amd_until)
+            if await self._wait_for_news(min(due)):
                 await self._on_timer(plan, ends_at, amd_until)
                 continue
-            self._quiet_probes = 0
+            self._quiet_probes, self._quiet_since = 0, workflow.now()
             await self._drain_inbox()
             await self._drain_transfer_inbox()
             await self._reap_warm_transfer()
@@ -388,6 +401,51 @@ class CallWorkflow:
                 await self._on_verdict(plan, self._agent_verdicts.pop(0), "agent")
             if self._end_request and not self._terminal:
                 await self._finish("ended", self._end_request)
+        if self._alarm is not None and not self._alarm.done():
+            self._alarm.cancel()
+
+    def _start_recording(self) -> Any:
+        recording = CallInput(session_id=self._session_id)
+        attempts = RetryPolicy(maximum_attempts=3)
+        if self._lean:
+            return workflow.start_local_activity_method(
+                CallActivities.start_recording,
+                recording,
+                start_to_close_timeout=QUICK,
+                retry_policy=attempts,
+            )
+        return workflow.start_activity_method(
+            CallActivities.start_recording,
+            recording,
+            start_to_close_timeout=QUICK,
+            retry_policy=attempts,
+        )
+
+    def _has_news(self) -> bool:
+        return (
+            bool(self._inbox or self._transfer_inbox or self._agent_verdicts)
+            or self._end_request is not None
+            or self._warm_transfer_vanished()
+        )
+
+    async def _wait_for_news(self, until: Any) -> bool:
+        """Wait for something to act on, or until `until`; True when the time came first.
+
+        Since `LEAN_CALLS` one alarm stays set across news (deadlines only move later), so a
+        busy call does not start and cancel a timer per event; it may wake early, and
+        `_on_timer` then finds nothing due."""
+        wait = max(until - workflow.now(), timedelta(milliseconds=1))
+        if not self._lean:
+            try:
+                await workflow.wait_condition(self._has_news, timeout=wait)
+            except TimeoutError:
+                return True
+            return False
+        if self._alarm is None or self._alarm.done():
+            self._alarm = asyncio.create_task(workflow.sleep(wait, summary="next check"))
+        alarm = self._alarm
+        await workflow.wait_condition(lambda: self._has_news() or alarm.done())
+        return not self._has_news()
 
     async def _settle_recording(self) -> None:
         """Let the recording's start finish before the room closes (its retries bound the wait);
@@ -396,16 +454,17 @@ class CallWorkflow:
             return
         try:
             await self._recording
-        except ActivityError as error:
-            await self._record("trunkline", "recording.failed", detail=str(error.cause or error))
+        except (ActivityError, ApplicationError) as error:  # a local activity's comes bare
+            await self._record("trunkline", "recording.failed", detail=str(_raised(error)))
 
-    def _watchdog_wait(self, plan: CallPlan) -> timedelta:
-        """How long the call may be quiet before LiveKit is asked about it: the watchdog period,
-        doubled for every probe that found the phone still there, up to `WATCHDOG_MAX`."""
+    def _watchdog_due(self, plan: CallPlan) -> Any:
+        """When LiveKit is asked about a quiet call: the watchdog period after the last news or
+        probe, doubled for every probe that found the phone still there, up to `WATCHDOG_MAX`.
+        Before `LEAN_CALLS`, a full period from now, on every wait."""
         first = timedelta(seconds=plan.watchdog_seconds)
-        if not workflow.patched(LEAN_CALLS):
-            return first
-        return min(first * 2**self._quiet_probes, max(first, WATCHDOG_MAX))
+        if not self._lean:
+            return workflow.now() + first
+        return self._quiet_since + min(first * 2**self._quiet_probes, max(first, WATCHDOG_MAX))
 
     async def _on_timer(self, plan: CallPlan, ends_at: Any, amd_until: Any) -> None:
         now = workflow.now()
@@ -414,9 +473,9 @@ class CallWorkflow:
         elif amd_until and not self._amd_decided and now >= amd_until:
             self._amd_decided = True
             await self._record("trunkline", "amd.timeout", detail="no verdict; assuming a person")
-        else:
-            probe: ProbeResult = await self._act(CallActivities.probe)
-            self._quiet_probes += 1
+        elif not self._lean or now >= self._watchdog_due(plan):  # else news moved it later
+            probe: ProbeResult = await self._step(CallActivities.probe)
+            self._quiet_probes, self._quiet_since = self._quiet_probes + 1, workflow.now()
             if not probe.phone_present:
                 self._phone_gone = True
                 await self._finish("ended", "phone_leg_gone", event="watchdog.phone_gone")
@@ -473,7 +532,7 @@ class CallWorkflow:
     def _phone_hangup_reason(self, signal: ProviderSignal) -> str:
         """`caller_hung_up` (inbound) or `callee_hung_up` (outbound), whichever provider told
         us first; before this patch the reason depended on which one that was."""
-        if workflow.patched("hangup-reason-by-party") and self._plan:
+        if (self._lean or workflow.patched("hangup-reason-by-party")) and self._plan:
             return "caller_hung_up" if self._plan.direction == "inbound" else "callee_hung_up"
         return f"{signal.hangup_source or 'remote'}_hung_up"
 
@@ -520,7 +579,7 @@ class CallWorkflow:
                 retry_policy=RetryPolicy(maximum_attempts=1),
             )
         except ActivityError as error:
-            probe: ProbeResult = await self._act(CallActivities.probe)
+            probe: ProbeResult = await self._step(CallActivities.probe)
             if probe.phone_present:
                 outcome = TransferOutcome(succeeded=False, outcome="error", detail=str(error))
             else:  # moved by the REFER, or hung up: either way the caller is not ours now
@@ -649,7 +708,7 @@ class CallWorkflow:
         **facts: Any,
     ) -> None:
         """Store one call event, moving the status; the activity sends its `call.status`."""
-        if not workflow.patched(LEAN_CALLS):
+        if not self._lean:
             await self._record_as_activity(source, event_type, status, facts)
             return
         async with self._recording_events:  # one at a time: each may take sequence numbers
@@ -695,6 +754,18 @@ class CallWorkflow:
             **facts,
         )
 
+    async def _step(self, activity: Any) -> Any:
+        """A quick step on the call's own database rows or a provider's API: a local activity
+        since `LEAN_CALLS` (no activity-task round trip through Temporal), an activity before."""
+        if not self._lean:
+            return await self._act(activity)
+        return await workflow.execute_local_activity_method(
+            activity,
+            CallInput(session_id=self._session_id),
+            start_to_close_timeout=QUICK,
+            retry_policy=RETRY,
+        )
+
     async def _act(self, activity: Any, *, attempts: int | None = None) -> Any:
         """Run one of the call's activities with the call's id."""
         return await self._act_with(
@@ -706,3 +777,13 @@ class CallWorkflow:
         return await workflow.execute_activity_method(
             activity, argument, start_to_close_timeout=QUICK, retry_policy=retry
         )
+
+
+def _raised(error: ActivityError | ApplicationError) -> BaseException:
+    """What the activity raised: an activity error's cause; a local activity's arrives bare."""
+    return (error.cause or error) if isinstance(error, ActivityError) else error
+
+
+def _failure_type(error: ActivityError | ApplicationError) -> str | None:
+    raised = _raised(error)
+    return raised.type if isinstance(raised, ApplicationError) else None
