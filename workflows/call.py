@@ -12,12 +12,7 @@ from typing import Any
 
 from temporalio import workflow
 from temporalio.common import RetryPolicy
-from temporalio.exceptions import (
-    ActivityError,
-    ApplicationError,
-    FailureError,
-    WorkflowAlreadyStartedError,
-)
+from temporalio.exceptions import ActivityError, ApplicationError, FailureError
 
 with workflow.unsafe.imports_passed_through():
     from activities.calls import CallActivities
@@ -49,7 +44,6 @@ with workflow.unsafe.imports_passed_through():
         ProbeResult,
         ProviderSignal,
         RecordOutcome,
-        ReportRequest,
         TransferOutcome,
         TransferProgress,
         TransferRecord,
@@ -65,14 +59,13 @@ with workflow.unsafe.imports_passed_through():
         RETRY,
         dial_failure,
     )
-    from workflows.report import PostCallReportWorkflow
     from workflows.warm_transfer import WarmTransferWorkflow
 
 LEAN_CALLS = "lean-calls"
 """Since this patch (which implies the earlier ones without their markers): events and the quick
 steps are local activities, the search attributes are set when the call starts, the status
-attribute moves only to in-progress and to the end, one alarm serves the watchdog (backing off
-while the phone is still there), max duration and AMD, and the report is a child workflow."""
+attribute moves only to in-progress and to the end, and one alarm serves the watchdog (backing
+off while the phone is still there), max duration and AMD."""
 INDEXED_STATUSES = ("in-progress", "ended", "failed")
 WATCHDOG_MAX = timedelta(minutes=10)
 """The longest a quiet call goes unprobed: a call whose provider events stop ends by then."""
@@ -115,6 +108,8 @@ class CallWorkflow:
         """When the call last heard news or probed: the watchdog counts from there."""
         self._alarm: asyncio.Task[None] | None = None
         """The one pending timer of a conversation: it wakes the call when something is due."""
+        self._updated = False
+        """Whether an update was answered: the call must not close in the same workflow task."""
         self._recording_events = asyncio.Lock()
         self._status_being_recorded: CallStatus | None = None
         """The status a record in flight moves the call to: its row may say so already."""
@@ -131,6 +126,7 @@ class CallWorkflow:
     @workflow.update
     async def hang_up(self, request: HangupRequest) -> CallView:
         """End the call now (API or agent); returns once it has ended."""
+        self._updated = True
         self._end_request = self._end_request or request.reason
         await workflow.wait_condition(lambda: self._terminal)
         return self._view()
@@ -142,6 +138,7 @@ class CallWorkflow:
     @workflow.update
     def report_amd(self, verdict: str) -> CallView:
         """The agent's answering-machine verdict: `human` or `machine`."""
+        self._updated = True
         self._agent_verdicts.append(verdict)
         return self._view()
 
@@ -166,6 +163,7 @@ class CallWorkflow:
     @workflow.update
     async def blind_transfer(self, request: BlindTransferRequest) -> TransferView:
         """SIP REFER the caller to another number; returns the transfer's true outcome."""
+        self._updated = True
         self._transfer_id, self._blind_in_flight = request.transfer_id, True
         await self._act_with(TransferActivities.create, self._transfer_record(request))
         facts = {
@@ -203,6 +201,7 @@ class CallWorkflow:
     @workflow.update
     async def warm_transfer(self, request: WarmTransferRequest) -> TransferView:
         """Start screening destinations on consultation legs (WarmTransferWorkflow)."""
+        self._updated = True
         plan = request.plan
         self._transfer_id = plan.transfer_id
         previous = self._warm_transfer
@@ -303,10 +302,8 @@ class CallWorkflow:
         await self._settle_recording()
         await self._step(CallActivities.hang_up)
         await self._drain_inbox()
-        if self._lean:
-            await self._start_report()
-        elif workflow.patched("post-call-report"):
-            await self._act(CallActivities.start_report)
+        if self._lean or workflow.patched("post-call-report"):
+            await self._step(CallActivities.start_report)
         code = self._failure[1] if self._failure else None
         return CallResult(
             session_id=self._session_id,
@@ -315,17 +312,6 @@ class CallWorkflow:
             sip_status_code=code,
             ended_reason=self._ended_reason,
         )
-
-    async def _start_report(self) -> None:
-        """The post-call report runs on as its own workflow after the call's has closed."""
-        with contextlib.suppress(WorkflowAlreadyStartedError):  # asked for already; it stands
-            await workflow.start_child_workflow(
-                PostCallReportWorkflow.run,
-                ReportRequest(session_id=self._session_id),
-                id=f"report-{self._session_id}",
-                parent_close_policy=workflow.ParentClosePolicy.ABANDON,
-                static_summary=f"post-call report of {self._session_id}",
-            )
 
     async def _pre_call(self) -> None:
         outcome = await self._act(CallActivities.pre_call, attempts=1)
@@ -641,6 +627,11 @@ class CallWorkflow:
         """The call is over: let transfer requests finish, tell a running warm transfer, and
         wait for it to wind up, so that closing the call never cuts a transfer short."""
         await workflow.wait_condition(workflow.all_handlers_finished)
+        if self._lean and self._updated:
+            # Answering an update in the workflow task that also runs the closing local
+            # activities and completes the call fails the update ("unexpected workflow task
+            # failure"): a moment's timer sends the answer first.
+            await workflow.sleep(timedelta(milliseconds=1), summary="answer updates first")
         child = self._warm_transfer
         if child is None:
             return
