@@ -7,6 +7,7 @@ from datetime import timedelta
 from typing import Any
 
 from sqlalchemy import and_, or_
+from sqlalchemy.exc import IntegrityError
 from sqlmodel import col, select
 from temporalio import activity
 from temporalio.client import Client
@@ -363,16 +364,20 @@ class CallActivities:
         """Store the event (after the provider events it takes in), move the call row along,
         and send its `call.status` webhook when it is one a customer acts on.
 
-        Idempotent on the record's sequence number: a retry finds what it stored and submits
-        its deliveries again (a delivery already sent is not sent twice).
+        Idempotent on the record's sequence number: its first row takes that number, so a retry
+        cannot store again; it finds what was stored and submits its deliveries again (a
+        delivery already sent is not sent twice).
         """
-        async with self._database.session() as session:
-            stored = await _recorded_with(session, record)
-            if stored:
+        try:
+            async with self._database.session() as session:
+                lanes, absorbed = await self._store_event(session, record)
+        except IntegrityError:  # stored by an earlier attempt, if it holds our sequence
+            async with self._database.session() as session:
+                stored = await _recorded_with(session, record)
+                if not stored:
+                    raise
                 lanes = await self._lanes(session, record.session_id, stored[-1])
                 absorbed = len(stored) - 1
-            else:
-                lanes, absorbed = await self._store_event(session, record)
         self._dispatcher.submit(lanes)
         return RecordOutcome(absorbed=absorbed)
 
@@ -380,15 +385,16 @@ class CallActivities:
         """Store a new event; returns the lanes of the deliveries it queued, and how many
         provider events it took in before it."""
         call = await session.get_one(Call, record.session_id)
-        absorbed = await unrecorded(session, call.id, signalled_too=False) if record.absorb else []
+        own, absorbed = await _provider_events(session, record)
         take_in(session, call, absorbed, record.sequence, record.sequence)
         sequence = record.sequence + len(absorbed)
         status_changed = call.status != record.status
         _advance(call, record)
+        if session.is_modified(call):
+            call.updated_at = utcnow()
         payload = record.facts
         if record.provider_event_id:
-            provider_event = await session.get(ProviderEvent, record.provider_event_id)
-            payload = provider_event.payload if provider_event else {}
+            payload = own.payload if own else {}
         session.add(
             CallEvent(
                 call_id=call.id,
@@ -443,6 +449,19 @@ class CallActivities:
         return delivery
 
 
+async def _provider_events(
+    session: Any, record: CallEventRecord
+) -> tuple[ProviderEvent | None, list[ProviderEvent]]:
+    """The record's own provider event (its payload is stored with it), and the unsignalled
+    ones it takes in before itself when it absorbs: one query for both."""
+    own_id = record.provider_event_id
+    if not record.absorb:
+        return (await session.get(ProviderEvent, own_id) if own_id else None), []
+    pending = await unrecorded(session, record.session_id, signalled_too=False, including=own_id)
+    own = next((event for event in pending if event.id == own_id), None)
+    return own, [event for event in pending if event is not own]
+
+
 async def _recorded_with(session: Any, record: CallEventRecord) -> list[int]:
     """The sequence numbers a record already stored (a retry), in order; empty if none."""
     statement = (
@@ -460,10 +479,10 @@ async def _recorded_with(session: Any, record: CallEventRecord) -> list[int]:
 
 
 def _advance(call: Call, record: CallEventRecord) -> None:
-    """Move the call row to the record's status and failure facts."""
+    """Move the call row to the record's status and failure facts (its `updated_at` is the
+    caller's to set, when anything changed)."""
     now = utcnow()
     call.status = record.status
-    call.updated_at = now
     if record.status == "in-progress" and call.answered_at is None:
         call.answered_at = now
     if record.status in TERMINAL_STATUSES and call.ended_at is None:

@@ -7,16 +7,19 @@ numbered before itself; the report takes in whatever arrived after the call's la
 
 from typing import Any
 
-from sqlalchemy import func
+from sqlalchemy import func, or_
 from sqlmodel import col, select
 
 from trunkline.call_signals import signal_for
 from trunkline.models import Call, CallEvent, ProviderEvent
 
 
-async def unrecorded(session: Any, call_id: str, *, signalled_too: bool) -> list[ProviderEvent]:
+async def unrecorded(
+    session: Any, call_id: str, *, signalled_too: bool, including: str | None = None
+) -> list[ProviderEvent]:
     """The call's provider events not among its events yet, in the order they arrived;
-    signalled ones only with `signalled_too` (else its workflow is still to record them)."""
+    signalled ones only with `signalled_too` (else its workflow is still to record them) or
+    when it is the one `including` names."""
     recorded = select(CallEvent.provider_event_id).where(
         CallEvent.call_id == call_id, col(CallEvent.provider_event_id).is_not(None)
     )
@@ -24,7 +27,8 @@ async def unrecorded(session: Any, call_id: str, *, signalled_too: bool) -> list
         ProviderEvent.call_id == call_id, col(ProviderEvent.id).not_in(recorded)
     )
     if not signalled_too:
-        statement = statement.where(col(ProviderEvent.signalled).is_(False))
+        unsignalled = col(ProviderEvent.signalled).is_(False)
+        statement = statement.where(or_(unsignalled, ProviderEvent.id == including))
     statement = statement.order_by(col(ProviderEvent.received_at), col(ProviderEvent.id))
     return list((await session.exec(statement)).all())
 
