@@ -10,7 +10,7 @@ import hashlib
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import delete, or_, update
+from sqlalchemy import delete, exists, or_, update
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 from temporalio.client import Client
@@ -63,11 +63,11 @@ async def lane_head(session: AsyncSession, lane: str) -> WebhookDelivery | None:
 
 
 async def claim_head(
-    session: AsyncSession, lane: str, now: datetime, until: datetime
+    session: AsyncSession, lane: str, now: datetime, until: datetime, *, undurable: bool = False
 ) -> WebhookDelivery | None:
-    """Take the lane's head for one attempt, unless someone else's attempt at it is in flight;
-    None when the lane is empty or its head is taken (one statement, so two senders never
-    both take it)."""
+    """Take the lane's head for one attempt, unless someone else's attempt at it is in flight
+    (or, with `undurable`, its workflow owns the lane); None when the lane is empty or its
+    head is taken (one statement, so two senders never both take it)."""
     head = (
         select(WebhookDelivery.id)
         .where(WebhookDelivery.lane == lane, WebhookDelivery.status == "pending")
@@ -75,25 +75,19 @@ async def claim_head(
         .limit(1)
         .scalar_subquery()
     )
-    statement = (
-        update(WebhookDelivery)
-        .where(
-            col(WebhookDelivery.id) == head,
-            or_(
-                col(WebhookDelivery.claimed_until).is_(None),
-                col(WebhookDelivery.claimed_until) < now,
-            ),
-        )
-        .values(claimed_until=until)
-        .returning(WebhookDelivery)
+    statement = update(WebhookDelivery).where(
+        col(WebhookDelivery.id) == head,
+        or_(
+            col(WebhookDelivery.claimed_until).is_(None),
+            col(WebhookDelivery.claimed_until) < now,
+        ),
     )
+    if undurable:
+        statement = statement.where(~exists().where(col(WebhookLane.id) == lane))
+    statement = statement.values(claimed_until=until).returning(WebhookDelivery)
     claimed = (await session.exec(statement)).scalars().first()  # type: ignore[call-overload]
     await session.commit()
     return claimed
-
-
-async def is_durable(session: AsyncSession, lane: str) -> bool:
-    return await session.get(WebhookLane, lane) is not None
 
 
 async def make_durable(session: AsyncSession, lane: str) -> None:

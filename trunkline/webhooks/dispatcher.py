@@ -16,7 +16,7 @@ from temporalio.client import Client
 
 from trunkline.db import Database
 from trunkline.models import utcnow
-from trunkline.webhooks.deliveries import hand_over, is_durable, stranded_lanes
+from trunkline.webhooks.deliveries import hand_over, stranded_lanes
 from trunkline.webhooks.sender import LaneSender
 from trunkline.workflow_io import LaneInput
 
@@ -55,11 +55,8 @@ class WebhookDispatcher:
         """Send the lane's deliveries in order until it is empty, or until one fails and the
         lane goes to its workflow."""
         try:
-            async with self._database.session() as session:
-                if await is_durable(session, lane):
-                    return  # its workflow sends it
-            while True:
-                step = await self._sender.attempt_head(lane, failures=0)
+            while True:  # a lane its workflow owns reads as busy: the workflow sends it
+                step = await self._sender.attempt_head(lane, failures=0, undurable=True)
                 if step.empty or step.busy:
                     if self._take_resubmission(lane):
                         continue

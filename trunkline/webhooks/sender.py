@@ -43,14 +43,15 @@ class LaneSender:
         self._database = database
         self._client = client
 
-    async def attempt_head(self, lane: str, failures: int) -> LaneStep:
-        """Send the lane's head once, unless another attempt at it is in flight.
+    async def attempt_head(self, lane: str, failures: int, *, undurable: bool = False) -> LaneStep:
+        """Send the lane's head once, unless another attempt at it is in flight (or, with
+        `undurable`, the lane's workflow owns it: it is busy then).
 
         `failures` counts the head's failed attempts so far: it picks the wait after another.
         """
         now = utcnow()
         async with self._database.busy_session() as session:
-            head = await claim_head(session, lane, now, now + CLAIM)
+            head = await claim_head(session, lane, now, now + CLAIM, undurable=undurable)
             if head is None:
                 return await self._empty_or_busy(session, lane, now)
             organization = await session.get_one(Organization, head.organization_id)
@@ -94,9 +95,9 @@ class LaneSender:
         next_attempt_at: datetime | None,
     ) -> None:
         """Store the attempt and where the delivery stands, and let go of it."""
-        number = sent.attempt_count + 1
+        number = sent.attempt_count + 1  # the claim keeps others off: this number is ours
         async with self._database.busy_session() as session:
-            await session.merge(
+            session.add(
                 WebhookAttempt(
                     id=f"{sent.id}-{number}",
                     delivery_id=sent.id,
