@@ -29,28 +29,34 @@ class CallRouter:
         self._client = client
         self._task_queue = task_queue
 
+    async def classify(self, session: AsyncSession, event: ProviderEvent) -> None:
+        """Before the event is stored: the call it concerns, and whether that call's workflow
+        must hear of it. One it need not hear of is stored dispatched: one write, not two."""
+        if _starts_inbound_call(event) or consultation_room(event):
+            return
+        call = await call_for_event(session, event)
+        if call is None:
+            event.disposition = "no call"
+        else:  # not signalled: the call's next recorded event takes it in
+            event.call_id = call.id
+            event.signalled = moves_call(signal_for(event))
+        if not event.signalled:
+            event.dispatched_at = utcnow()
+
     async def dispatch(self, session: AsyncSession, event: ProviderEvent) -> None:
-        """Hand the event to its call, once; raises if Temporal cannot take it (retry later)."""
+        """Hand the stored event to its call, once; raises if Temporal cannot take it (the
+        provider retries, and the stored event is dispatched then)."""
         if event.dispatched_at is not None:
             return
-        payload = telnyx_payload(event) if event.provider == "telnyx" else {}
         room = consultation_room(event)
-        if event.event_type == "call.initiated" and payload.get("direction") == "incoming":
-            await self._route_inbound(session, event, payload)
+        if _starts_inbound_call(event):
+            await self._route_inbound(session, event, telnyx_payload(event))
         elif room:
             signal = signal_for(event)
             signal.consultation_room = room
             await self._signal(f"transfer-{transfer_of_room(room)}", signal)
-        else:
-            call = await call_for_event(session, event)
-            signal = signal_for(event)
-            if call is None:
-                event.disposition = "no call"
-            else:  # not signalled: the call's next recorded event takes it in
-                event.call_id = call.id
-                event.signalled = moves_call(signal)
-                if event.signalled:
-                    await self._signal(f"call-{call.id}", signal)
+        elif event.signalled and event.call_id:
+            await self._signal(f"call-{event.call_id}", signal_for(event))
         event.dispatched_at = utcnow()
         session.add(event)
         await session.commit()
@@ -98,6 +104,14 @@ class CallRouter:
             task_queue=self._task_queue,
             id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
         )
+
+
+def _starts_inbound_call(event: ProviderEvent) -> bool:
+    return (
+        event.provider == "telnyx"
+        and event.event_type == "call.initiated"
+        and telnyx_payload(event).get("direction") == "incoming"
+    )
 
 
 async def _record_refused(

@@ -27,6 +27,7 @@ async def _store_and_dispatch(
     session: DbSession, router: CallRouter, event: ProviderEvent
 ) -> Acknowledgement:
     """Store once; hand to the call unless done before. A 503 makes the provider retry."""
+    await router.classify(session, event)
     stored, new = await store_once(session, event)
     try:
         await router.dispatch(session, stored)
