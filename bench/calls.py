@@ -235,6 +235,7 @@ async def run(calls: int, hangup_after: float, rate: float | None) -> None:
             )
         )
         print(delivery_counts(receiver))
+        print(f"calls whose status webhooks arrived out of order: {out_of_order(receiver)}")
         await report_cost(stack, 2 * calls, spent, bare_cpu)
     finally:
         server.should_exit = True
@@ -349,6 +350,21 @@ def delivery_counts(receiver: Receiver) -> str:
     ids = Counter(webhook_id for _, _, webhook_id in receiver.deliveries)
     repeats = sum(count - 1 for count in ids.values())
     return f"webhooks received: {sum(ids.values())} ({len(ids)} distinct, {repeats} repeats)"
+
+
+RANK = {"queued": 0, "dialing": 1, "ringing": 2, "in-progress": 3, "ended": 4, "failed": 4}
+
+
+def out_of_order(receiver: Receiver) -> int:
+    """Calls whose `call.status` webhooks arrived with a status going backwards."""
+    seen: dict[str, int] = {}
+    backwards: set[str] = set()
+    for _, body in receiver.arrivals:
+        rank = RANK[body["status"]]
+        if rank < seen.get(body["call_id"], 0):
+            backwards.add(body["call_id"])
+        seen[body["call_id"]] = max(rank, seen.get(body["call_id"], 0))
+    return len(backwards)
 
 
 def hangup_latencies(
