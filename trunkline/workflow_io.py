@@ -35,6 +35,8 @@ class LaneStep(BaseModel):
     """Another attempt at the head is in flight."""
     wait_seconds: float = 0
     """Before the next attempt: 0 to go on at once."""
+    lane_empty: bool = False
+    """Nothing else was pending in the lane when this attempt was recorded."""
 
 
 class LaneResult(BaseModel):

@@ -64,6 +64,8 @@ class WebhookDispatcher:
                 if not (step.succeeded or step.gave_up):
                     await self._hand_over(lane, step.wait_seconds)
                     return
+                if step.lane_empty and not self._take_resubmission(lane):
+                    return  # a delivery stored after this is submitted again, and sent then
         except Exception:  # the sweep hands the lane to its workflow
             logger.exception("webhook lane %s: sending failed", lane)
         finally:

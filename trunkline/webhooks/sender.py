@@ -59,7 +59,7 @@ class LaneSender:
         step = _step(head.id, result, failures)
         status: DeliveryStatus = "pending" if step.wait_seconds else _final(result)
         next_at = sent_at + timedelta(seconds=step.wait_seconds) if step.wait_seconds else None
-        await self._record(head, sent_at, result, status, next_at)
+        step.lane_empty = await self._record(head, sent_at, result, status, next_at)
         return step
 
     @staticmethod
@@ -93,8 +93,9 @@ class LaneSender:
         result: WebhookResult,
         status: DeliveryStatus,
         next_attempt_at: datetime | None,
-    ) -> None:
-        """Store the attempt and where the delivery stands, and let go of it."""
+    ) -> bool:
+        """Store the attempt and where the delivery stands, and let go of it; True when the
+        lane has nothing pending behind it (then the sender need not ask again)."""
         number = sent.attempt_count + 1  # the claim keeps others off: this number is ours
         async with self._database.busy_session() as session:
             session.add(
@@ -122,7 +123,9 @@ class LaneSender:
                     updated_at=utcnow(),
                 )
             )
+            lane_empty = await lane_head(session, sent.lane) is None
             await session.commit()
+        return lane_empty
 
 
 def _final(result: WebhookResult) -> DeliveryStatus:
