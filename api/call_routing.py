@@ -18,7 +18,7 @@ from trunkline.callbacks import cancel_for_caller
 from trunkline.calls import create_inbound_call
 from trunkline.models import CallEvent, PhoneNumber, ProviderEvent, utcnow
 from trunkline.phone_numbers import allows_inbound
-from trunkline.workflow_io import ProviderSignal, RejectInput
+from trunkline.workflow_io import TERMINAL_STATUSES, ProviderSignal, RejectInput
 from trunkline.workflow_starts import start_call, wake_cancelled_callback
 from workflows.call import CallWorkflow
 from workflows.reject_inbound import RejectInboundCallWorkflow
@@ -37,9 +37,10 @@ class CallRouter:
         call = await call_for_event(session, event)
         if call is None:
             event.disposition = "no call"
-        else:  # not signalled: the call's next recorded event takes it in
+        else:  # not signalled: the call's next recorded event (or its report) takes it in
             event.call_id = call.id
-            event.signalled = moves_call(signal_for(event))
+            ended = call.status in TERMINAL_STATUSES  # its workflow acts on nothing more
+            event.signalled = not ended and moves_call(signal_for(event))
         if not event.signalled:
             event.dispatched_at = utcnow()
 

@@ -2,6 +2,7 @@
 
 import asyncio
 import json
+from collections import Counter
 
 import pytest
 
@@ -18,6 +19,7 @@ from tests.calls_support import (
 )
 from tests.conftest import RunningApi, Tenant, new_tenant
 from tests.receiver import WebhookReceiver
+from tests.waiting import eventually
 from trunkline.db import Database
 
 pytestmark = pytest.mark.usefixtures("worker")
@@ -36,6 +38,36 @@ async def test_hang_up_through_the_api(
     again = await tenant.http.post(f"/v1/calls/{session['sessionId']}/hangup")
     assert again.status_code == 409 and again.json()["error"]["code"] == "call_ended", again.text
     assert f"call-{session['sessionId']}" not in again.json()["error"]["message"]  # no workflow ids
+
+
+async def test_every_provider_event_reaches_the_call_events_once(
+    tenant: Tenant, simulator: Simulator, receiver: WebhookReceiver
+) -> None:
+    """Hung up through the API, the call's row ends before LiveKit and the carrier report the
+    legs gone: those late events are not signalled, and the call's report takes them in."""
+    line = await set_up_line(tenant, receiver)
+    script(simulator, answer_after_seconds=0, hangup_after_seconds=None)
+    call_id = (await place_call(line))["sessionId"]
+    await call_when(tenant, call_id, "in-progress")
+    assert (await tenant.http.post(f"/v1/calls/{call_id}/hangup")).status_code == 200
+
+    async def legs_reported_gone() -> Counter | None:
+        sent = Counter((w.provider, w.event_type) for w in simulator.webhooks.sent)
+        gone = sent[("livekit", "room_finished")] and sent[("telnyx", "call.hangup")]
+        return sent if gone else None
+
+    await eventually(legs_reported_gone)
+    await simulator.webhooks.drain()
+    sent = Counter((w.provider, w.event_type) for w in simulator.webhooks.sent)
+
+    async def all_recorded() -> list[dict] | None:
+        recorded = await events(tenant, call_id)
+        kinds = Counter((e["source"], e["type"]) for e in recorded if e["source"] in sent_by)
+        return recorded if kinds == sent else None
+
+    sent_by = {provider for provider, _ in sent}
+    recorded = await eventually(all_recorded, 30)
+    assert [e["sequence"] for e in recorded] == list(range(1, len(recorded) + 1))
 
 
 async def test_agent_endpoints_need_the_calls_own_token(
