@@ -12,7 +12,7 @@ from datetime import timedelta
 
 import httpx
 from temporalio.client import Client
-from temporalio.worker import Worker
+from temporalio.worker import UnsandboxedWorkflowRunner, Worker
 
 from activities.callbacks import CallbackActivities
 from activities.calls import CallActivities
@@ -104,6 +104,10 @@ async def running_worker(
                 transfers.notify_agent,
             ],
             graceful_shutdown_timeout=timedelta(seconds=10),
+            # The sandbox re-imports every workflow module per run and re-enters itself per
+            # payload: a quarter of the worker's CPU per call (bench/calls.py). The replay
+            # tests run every workflow under the sandbox instead (tests/test_call_replay.py).
+            workflow_runner=UnsandboxedWorkflowRunner(),
         )
         chores = asyncio.create_task(keep_house(dispatcher, database, client), name="chores")
         try:
