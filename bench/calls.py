@@ -253,7 +253,10 @@ async def hold_open(calls: int, idle_seconds: float) -> None:
             httpx.AsyncClient(base_url=stack.url("sim"), timeout=120) as sim,
         ):
             agent_id = await set_up(api, sim, receiver_port=9)
+            empty = Snapshot.of_tree(stack.process.pid)
+            await asyncio.sleep(idle_seconds)  # what the stack burns with no call at all
             before = Snapshot.of_tree(stack.process.pid)
+            baseline = before.minus(empty)
             limit = asyncio.Semaphore(20)
 
             async def place(i: int) -> None:
@@ -271,8 +274,11 @@ async def hold_open(calls: int, idle_seconds: float) -> None:
             await sim.post("/control/drain")
             settled = Snapshot.of_tree(stack.process.pid)
             await asyncio.sleep(idle_seconds)
-            idle = Snapshot.of_tree(stack.process.pid).minus(settled)
-        print(f"open calls: {calls} of {placed} placed, idle for {idle_seconds:.0f} s")
+            idle = Snapshot.of_tree(stack.process.pid).minus(settled).minus(baseline)
+        print(
+            f"open calls: {calls} of {placed} placed, idle for {idle_seconds:.0f} s "
+            "(idle CPU net of the stack's own with no calls)"
+        )
         for role in ROLES:
             grown = settled.rss.get(role, 0) - before.rss.get(role, 0)
             print(
