@@ -5,7 +5,7 @@ from typing import Any
 
 from temporalio.client import (
     Client,
-    WorkflowExecutionStatus,
+    WorkflowFailureError,
     WorkflowHandle,
     WorkflowUpdateFailedError,
 )
@@ -14,8 +14,7 @@ from temporalio.service import RPCError, RPCStatusCode
 
 from api.errors import ApiError
 
-CLOSING_CHECKS = 10
-CLOSING_CHECK_SECONDS = 0.2
+CLOSING_GRACE_SECONDS = 2.0
 
 _CONFLICT_CODES = {
     "CallEnded": "call_ended",
@@ -55,12 +54,10 @@ async def run_update(client: Client, workflow_id: str, update: Any, argument: An
 async def _closed(handle: WorkflowHandle[Any, Any]) -> bool:
     """Whether the workflow has finished, or finishes within a moment: an update that reaches
     a workflow while it closes fails with something other than NOT_FOUND, and means the same."""
-    for _ in range(CLOSING_CHECKS):
-        try:
-            description = await handle.describe()
-        except RPCError:
-            return False
-        if description.status != WorkflowExecutionStatus.RUNNING:
-            return True
-        await asyncio.sleep(CLOSING_CHECK_SECONDS)
-    return False
+    try:
+        await asyncio.wait_for(handle.result(), CLOSING_GRACE_SECONDS)
+    except WorkflowFailureError:
+        return True  # it ended, though not successfully: closed all the same
+    except (TimeoutError, RPCError):
+        return False
+    return True

@@ -59,13 +59,13 @@ async def test_every_provider_event_reaches_the_call_events_once(
     await eventually(legs_reported_gone)
     await simulator.webhooks.drain()
     sent = Counter((w.provider, w.event_type) for w in simulator.webhooks.sent)
+    sent_by = {provider for provider, _ in sent}
 
     async def all_recorded() -> list[dict] | None:
         recorded = await events(tenant, call_id)
         kinds = Counter((e["source"], e["type"]) for e in recorded if e["source"] in sent_by)
         return recorded if kinds == sent else None
 
-    sent_by = {provider for provider, _ in sent}
     recorded = await eventually(all_recorded, 30)
     assert [e["sequence"] for e in recorded] == list(range(1, len(recorded) + 1))
 

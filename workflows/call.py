@@ -7,7 +7,7 @@ no event has come for a while, and a max-duration timer ends calls that would ru
 
 import asyncio
 import contextlib
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from temporalio import workflow
@@ -104,7 +104,7 @@ class CallWorkflow:
         self._recording: workflow.ActivityHandle[Any] | None = None
         self._quiet_probes = 0
         """Watchdog probes since the last event: each doubles the wait before the next."""
-        self._quiet_since: Any = None
+        self._quiet_since = workflow.now()
         """When the call last heard news or probed: the watchdog counts from there."""
         self._alarm: asyncio.Task[None] | None = None
         """The one pending timer of a conversation: it wakes the call when something is due."""
@@ -298,6 +298,7 @@ class CallWorkflow:
             await self._connect_inbound()
         if not self._terminal:
             await self._converse(plan)
+        await self._settle_updates()
         await self._settle_transfer()
         await self._settle_recording()
         await self._step(CallActivities.hang_up)
@@ -391,20 +392,15 @@ class CallWorkflow:
             self._alarm.cancel()
 
     def _start_recording(self) -> Any:
-        recording = CallInput(session_id=self._session_id)
-        attempts = RetryPolicy(maximum_attempts=3)
-        if self._lean:
-            return workflow.start_local_activity_method(
-                CallActivities.start_recording,
-                recording,
-                start_to_close_timeout=QUICK,
-                retry_policy=attempts,
-            )
-        return workflow.start_activity_method(
+        """Start recording alongside the conversation: a local activity since `LEAN_CALLS`."""
+        start = (
+            workflow.start_local_activity_method if self._lean else workflow.start_activity_method
+        )
+        return start(
             CallActivities.start_recording,
-            recording,
+            CallInput(session_id=self._session_id),
             start_to_close_timeout=QUICK,
-            retry_policy=attempts,
+            retry_policy=RetryPolicy(maximum_attempts=3),
         )
 
     def _has_news(self) -> bool:
@@ -414,7 +410,7 @@ class CallWorkflow:
             or self._warm_transfer_vanished()
         )
 
-    async def _wait_for_news(self, until: Any) -> bool:
+    async def _wait_for_news(self, until: datetime) -> bool:
         """Wait for something to act on, or until `until`; True when the time came first.
 
         Since `LEAN_CALLS` one alarm stays set across news (deadlines only move later), so a
@@ -443,7 +439,7 @@ class CallWorkflow:
         except (ActivityError, ApplicationError) as error:  # a local activity's comes bare
             await self._record("trunkline", "recording.failed", detail=str(_raised(error)))
 
-    def _watchdog_due(self, plan: CallPlan) -> Any:
+    def _watchdog_due(self, plan: CallPlan) -> datetime:
         """When LiveKit is asked about a quiet call: the watchdog period after the last news or
         probe, doubled for every probe that found the phone still there, up to `WATCHDOG_MAX`.
         Before `LEAN_CALLS`, a full period from now, on every wait."""
@@ -623,15 +619,19 @@ class CallWorkflow:
             if progress.end_call and self._end_request is None:
                 self._end_request = "transfer_fallback"
 
-    async def _settle_transfer(self) -> None:
-        """The call is over: let transfer requests finish, tell a running warm transfer, and
-        wait for it to wind up, so that closing the call never cuts a transfer short."""
+    async def _settle_updates(self) -> None:
+        """The call is over: let requests in flight finish and their answers go out.
+
+        An update answered in the workflow task that also runs the closing local activities and
+        completes the call fails ("unexpected workflow task failure"): since `LEAN_CALLS`, a
+        moment's timer ends that task first."""
         await workflow.wait_condition(workflow.all_handlers_finished)
         if self._lean and self._updated:
-            # Answering an update in the workflow task that also runs the closing local
-            # activities and completes the call fails the update ("unexpected workflow task
-            # failure"): a moment's timer sends the answer first.
             await workflow.sleep(timedelta(milliseconds=1), summary="answer updates first")
+
+    async def _settle_transfer(self) -> None:
+        """Tell a running warm transfer the call is over and wait for it to wind up, so that
+        closing the call never cuts a transfer short."""
         child = self._warm_transfer
         if child is None:
             return

@@ -63,10 +63,15 @@ async def lane_head(session: AsyncSession, lane: str) -> WebhookDelivery | None:
 
 
 async def claim_head(
-    session: AsyncSession, lane: str, now: datetime, until: datetime, *, undurable: bool = False
+    session: AsyncSession,
+    lane: str,
+    now: datetime,
+    until: datetime,
+    *,
+    unless_durable: bool = False,
 ) -> WebhookDelivery | None:
     """Take the lane's head for one attempt, unless someone else's attempt at it is in flight
-    (or, with `undurable`, its workflow owns the lane); None when the lane is empty or its
+    (or, with `unless_durable`, its workflow owns the lane); None when the lane is empty or its
     head is taken (one statement, so two senders never both take it)."""
     head = (
         select(WebhookDelivery.id)
@@ -82,7 +87,7 @@ async def claim_head(
             col(WebhookDelivery.claimed_until) < now,
         ),
     )
-    if undurable:
+    if unless_durable:
         statement = statement.where(~exists().where(col(WebhookLane.id) == lane))
     statement = statement.values(claimed_until=until).returning(WebhookDelivery)
     claimed = (await session.exec(statement)).scalars().first()  # type: ignore[call-overload]

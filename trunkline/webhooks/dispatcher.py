@@ -56,7 +56,7 @@ class WebhookDispatcher:
         lane goes to its workflow."""
         try:
             while True:  # a lane its workflow owns reads as busy: the workflow sends it
-                step = await self._sender.attempt_head(lane, failures=0, undurable=True)
+                step = await self._sender.attempt_head(lane, failures=0, unless_durable=True)
                 if step.empty or step.busy:
                     if self._take_resubmission(lane):
                         continue

@@ -43,15 +43,17 @@ class LaneSender:
         self._database = database
         self._client = client
 
-    async def attempt_head(self, lane: str, failures: int, *, undurable: bool = False) -> LaneStep:
+    async def attempt_head(
+        self, lane: str, failures: int, *, unless_durable: bool = False
+    ) -> LaneStep:
         """Send the lane's head once, unless another attempt at it is in flight (or, with
-        `undurable`, the lane's workflow owns it: it is busy then).
+        `unless_durable`, the lane's workflow owns it: it is busy then).
 
         `failures` counts the head's failed attempts so far: it picks the wait after another.
         """
         now = utcnow()
         async with self._database.busy_session() as session:
-            head = await claim_head(session, lane, now, now + CLAIM, undurable=undurable)
+            head = await claim_head(session, lane, now, now + CLAIM, unless_durable=unless_durable)
             if head is None:
                 return await self._empty_or_busy(session, lane, now)
             organization = await session.get_one(Organization, head.organization_id)
