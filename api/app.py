@@ -66,7 +66,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         title="Trunkline",
         version="0.1.0",
         description="Self-hostable backend for AI phone agents. Errors always have the shape "
-        '`{"error": {"code": "...", "message": "...", "details": ...}}`.',
+        '`{"error": "<message>", "code": "<code>", "details": ...}`, as the Speko SDK reads them.',
         lifespan=lifespan,
         generate_unique_id_function=_operation_id,
     )

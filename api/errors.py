@@ -1,4 +1,4 @@
-"""The one error shape every 4xx/5xx answer has: `{"error": {"code", "message", "details"}}`."""
+"""The one error shape every 4xx/5xx answer has, the Speko SDK's: `{"error", "code", "details"}`."""
 
 from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar
@@ -14,16 +14,12 @@ from starlette.routing import Match
 from trunkline.ids import is_id
 
 
-class ErrorBody(BaseModel):
-    code: str
-    message: str
-    details: Any = None
-
-
 class ErrorResponse(BaseModel):
-    """Returned with every error status."""
+    """Returned with every error status: a message for people, a stable code for programs."""
 
-    error: ErrorBody
+    error: str
+    code: str
+    details: Any = None
 
 
 class ApiError(Exception):
@@ -96,7 +92,7 @@ def error_response(
     headers: dict[str, str] | None = None,
 ) -> JSONResponse:
     """The one error shape, as a response."""
-    body = ErrorResponse(error=ErrorBody(code=code, message=message, details=details))
+    body = ErrorResponse(error=message, code=code, details=details)
     if status == 401:
         headers = {**(headers or {}), "WWW-Authenticate": "Bearer"}
     return JSONResponse(body.model_dump(), status_code=status, headers=headers)

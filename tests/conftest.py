@@ -10,6 +10,7 @@ from dataclasses import dataclass
 import httpx
 import psycopg
 import pytest
+from spekoai import AsyncSpeko, Speko
 from sqlalchemy import text
 from sqlmodel import SQLModel
 from temporalio.contrib.pydantic import pydantic_data_converter
@@ -169,15 +170,28 @@ async def api(
 
 @dataclass
 class Tenant:
+    """An organization and its clients: plain HTTP, and the official Speko SDK (async; `sync_speko`
+    for the blocking one, which a test runs in a thread so the API it calls keeps serving)."""
+
     organization_id: str
     api_key: str
     http: httpx.AsyncClient
+    speko: AsyncSpeko
+
+    def sync_speko(self) -> Speko:
+        return Speko(api_key=self.api_key, base_url=str(self.http.base_url))
+
+    async def aclose(self) -> None:
+        await self.http.aclose()
+        await self.speko.close()
 
 
 async def new_tenant(database: Database, api: RunningApi, name: str, **kwargs: object) -> Tenant:
     async with database.session() as session:
         created = await create_organization(session, name, **kwargs)  # type: ignore[arg-type]
-    return Tenant(created.organization.id, created.api_key, api.client(created.api_key))
+    key = created.api_key
+    speko = AsyncSpeko(api_key=key, base_url=api.base_url)
+    return Tenant(created.organization.id, key, api.client(key), speko)
 
 
 @pytest.fixture
@@ -185,14 +199,14 @@ async def tenant(database: Database, api: RunningApi) -> AsyncIterator[Tenant]:
     """An organization with an API key and an HTTP client that sends it."""
     tenant = await new_tenant(database, api, "Acme")
     yield tenant
-    await tenant.http.aclose()
+    await tenant.aclose()
 
 
 @pytest.fixture
 async def other_tenant(database: Database, api: RunningApi) -> AsyncIterator[Tenant]:
     tenant = await new_tenant(database, api, "Globex")
     yield tenant
-    await tenant.http.aclose()
+    await tenant.aclose()
 
 
 @pytest.fixture
@@ -243,4 +257,4 @@ async def skipping_tenant(
     ):
         tenant = await new_tenant(database, RunningApi(base_url), "Acme")
         yield tenant
-        await tenant.http.aclose()
+        await tenant.aclose()

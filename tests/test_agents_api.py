@@ -69,16 +69,16 @@ async def test_unknown_fields_are_named_in_a_422(tenant: Tenant) -> None:
     body = {"name": "x", "systemPromt": "typo", "voice": {"voiceID": "a"}}
     response = await tenant.http.post("/v1/agents", json=body)
     assert response.status_code == 422
-    error = response.json()["error"]
+    error = response.json()
     assert error["code"] == "validation_error"
-    assert "systemPromt" in error["message"] and "voice.voiceID" in error["message"]
+    assert "systemPromt" in error["error"] and "voice.voiceID" in error["error"]
     assert {d["field"] for d in error["details"]} == {"systemPromt", "voice.voiceID"}
 
 
 async def test_snake_case_is_not_accepted(tenant: Tenant) -> None:
     response = await tenant.http.post("/v1/agents", json={"name": "x", "system_prompt": "hi"})
     assert response.status_code == 422
-    assert "system_prompt" in response.json()["error"]["message"]
+    assert "system_prompt" in response.json()["error"]
 
 
 async def test_webhook_urls_must_be_http(tenant: Tenant) -> None:
@@ -86,7 +86,7 @@ async def test_webhook_urls_must_be_http(tenant: Tenant) -> None:
         body = {"name": "x", "webhooks": {"status": {"url": url}}}
         response = await tenant.http.post("/v1/agents", json=body)
         assert response.status_code == 422, url
-        assert response.json()["error"]["details"][0]["field"] == "webhooks.status.url"
+        assert response.json()["details"][0]["field"] == "webhooks.status.url"
 
 
 async def test_invalid_values_are_rejected(tenant: Tenant) -> None:
@@ -103,7 +103,7 @@ async def test_invalid_values_are_rejected(tenant: Tenant) -> None:
     for body in bad_bodies:
         response = await tenant.http.post("/v1/agents", json=body)
         assert response.status_code == 422, (body, response.text)
-        assert response.json()["error"]["code"] == "validation_error"
+        assert response.json()["code"] == "validation_error"
     assert (await tenant.http.get("/v1/agents")).json()["data"] == []
 
 
@@ -112,9 +112,9 @@ async def test_malformed_json_is_a_400_saying_where(tenant: Tenant) -> None:
         "/v1/agents", content=b'{"name": x}', headers={"Content-Type": "application/json"}
     )
     assert response.status_code == 400
-    error = response.json()["error"]
+    error = response.json()
     assert error["code"] == "invalid_json" and error["details"] == {"position": 9}
-    assert "at character 9" in error["message"]
+    assert "at character 9" in error["error"]
 
 
 async def test_a_body_that_is_not_json_is_a_415(tenant: Tenant) -> None:
@@ -122,13 +122,13 @@ async def test_a_body_that_is_not_json_is_a_415(tenant: Tenant) -> None:
         headers = {"Content-Type": content_type} if content_type else {}
         response = await tenant.http.post("/v1/agents", content=b"name=x", headers=headers)
         assert response.status_code == 415, content_type
-        assert response.json()["error"]["code"] == "unsupported_media_type"
+        assert response.json()["code"] == "unsupported_media_type"
 
 
 async def test_an_empty_body_is_named_as_missing(tenant: Tenant) -> None:
     response = await tenant.http.post("/v1/agents", headers={"Content-Type": "application/json"})
     assert response.status_code == 422
-    assert response.json()["error"]["message"] == "a JSON request body is required"
+    assert response.json()["error"] == "a JSON request body is required"
 
 
 async def test_nul_characters_nan_and_blank_names_are_refused(tenant: Tenant) -> None:
@@ -175,7 +175,7 @@ async def test_patch_validates_and_leaves_the_agent_untouched(tenant: Tenant) ->
     for patch in ({"name": None}, {"llm": {"temperature": 5}}, {"colour": "blue"}):
         response = await tenant.http.patch(f"/v1/agents/{agent['id']}", json=patch)
         assert response.status_code == 422, patch
-        assert response.json()["error"]["details"][0]["field"] == next(iter(patch)).replace(
+        assert response.json()["details"][0]["field"] == next(iter(patch)).replace(
             "llm", "llm.temperature"
         )
     assert (await tenant.http.get(f"/v1/agents/{agent['id']}")).json() == agent
@@ -202,7 +202,7 @@ async def test_list_paginates_newest_first(tenant: Tenant) -> None:
     for cursor in ("garbage", "agent_\x00", created[0] + "x"):
         bad = await tenant.http.get("/v1/agents", params={"cursor": cursor})
         assert bad.status_code == 422, cursor
-        assert bad.json()["error"]["details"][0]["field"] == "cursor"
+        assert bad.json()["details"][0]["field"] == "cursor"
 
 
 async def test_delete_then_gone(tenant: Tenant) -> None:
@@ -210,12 +210,12 @@ async def test_delete_then_gone(tenant: Tenant) -> None:
     assert (await tenant.http.delete(f"/v1/agents/{agent['id']}")).status_code == 204
     response = await tenant.http.get(f"/v1/agents/{agent['id']}")
     assert response.status_code == 404
-    assert response.json()["error"]["code"] == "not_found"
+    assert response.json()["code"] == "not_found"
     assert (await tenant.http.delete(f"/v1/agents/{agent['id']}")).status_code == 404
     for odd in ("x" * 10_000, "agent_%00", "%F0%9F%98%80"):
         response = await tenant.http.get(f"/v1/agents/{odd}")
         assert response.status_code == 404
-        assert len(response.json()["error"]["message"]) < 120
+        assert len(response.json()["error"]) < 120
 
 
 async def test_delete_of_a_routed_agent_is_a_409_naming_the_numbers(
@@ -235,10 +235,10 @@ async def test_delete_of_a_routed_agent_is_a_409_naming_the_numbers(
         await session.commit()
     response = await tenant.http.delete(f"/v1/agents/{agent['id']}")
     assert response.status_code == 409
-    error = response.json()["error"]
+    error = response.json()
     assert error["code"] == "agent_in_use"
     assert error["details"] == {"phoneNumbers": ["+14155550100", "+14155550101"]}
-    assert "+14155550100" in error["message"]
+    assert "+14155550100" in error["error"]
     assert (await tenant.http.get(f"/v1/agents/{agent['id']}")).status_code == 200
 
 
@@ -264,6 +264,6 @@ async def test_every_v1_route_needs_a_valid_key(api: RunningApi, tenant: Tenant)
             ):
                 response = await client.request(method, path, json={"name": "x"})
                 assert response.status_code == 401, (method, path)
-                assert response.json()["error"]["code"] == "unauthorized"
+                assert response.json()["code"] == "unauthorized"
         basic = await anonymous.get("/v1/agents", headers={"Authorization": "Basic abc"})
         assert basic.status_code == 401

@@ -79,8 +79,8 @@ async def test_openapi_documents_the_error_shape(api: RunningApi) -> None:
     assert "404" in schema["paths"]["/v1/agents/{agent_id}"]["get"]["responses"]
     assert "409" in schema["paths"]["/v1/agents/{agent_id}"]["delete"]["responses"]
     assert schema["paths"]["/v1/agents"]["post"]["operationId"] == "create_agent"
-    assert set(schema["components"]["schemas"]["ErrorBody"]["properties"]) == {
+    assert set(schema["components"]["schemas"]["ErrorResponse"]["properties"]) == {
+        "error",
         "code",
-        "message",
         "details",
     }

@@ -17,7 +17,7 @@ async def buyer(database: Database, api: RunningApi, simulator: Simulator) -> As
     """A verified organization with 5 credits (a number costs 1)."""
     tenant = await new_tenant(database, api, "Buyer", verified=True, credits=5)
     yield tenant
-    await tenant.http.aclose()
+    await tenant.aclose()
 
 
 async def credits(tenant: Tenant) -> float:
@@ -42,7 +42,7 @@ async def test_search_lists_numbers_for_sale(buyer: Tenant) -> None:
         refused = await buyer.http.get("/v1/phone-numbers/available", params={"areaCode": bad})
         assert refused.status_code == 422, bad
     missing = await buyer.http.get("/v1/phone-numbers/available")
-    assert missing.json()["error"]["details"][0]["field"] == "areaCode"
+    assert missing.json()["details"][0]["field"] == "areaCode"
 
 
 async def test_buying_charges_credits_and_orders_at_the_carrier(
@@ -69,7 +69,7 @@ async def test_buying_needs_business_verification(tenant: Tenant, simulator: Sim
     body = {"e164": "+14155550100", "direction": "outbound"}
     response = await tenant.http.post("/v1/phone-numbers", json=body)
     assert response.status_code == 403
-    assert response.json()["error"]["code"] == "business_verification_required"
+    assert response.json()["code"] == "business_verification_required"
     assert await numbers(tenant) == [] and simulator.inventory.owned == {}
 
 
@@ -81,9 +81,9 @@ async def test_buying_needs_enough_credits(
         "/v1/phone-numbers", json={"e164": "+14155550100", "direction": "outbound"}
     )
     assert response.status_code == 402
-    assert response.json()["error"]["code"] == "insufficient_credits"
+    assert response.json()["code"] == "insufficient_credits"
     assert await credits(poor) == 0.5 and simulator.inventory.owned == {}
-    await poor.http.aclose()
+    await poor.aclose()
 
 
 async def test_a_failed_order_stores_nothing_and_refunds(
@@ -94,7 +94,7 @@ async def test_a_failed_order_stores_nothing_and_refunds(
         "/v1/phone-numbers", json={"e164": "+14155550100", "direction": "outbound"}
     )
     assert response.status_code == 409
-    assert response.json()["error"]["code"] == "number_unavailable"
+    assert response.json()["code"] == "number_unavailable"
     assert await numbers(buyer) == [] and await credits(buyer) == 5.0
 
 
@@ -107,7 +107,7 @@ async def test_a_lost_order_reply_releases_what_was_bought_and_refunds(
         "/v1/phone-numbers", json={"e164": "+14155550100", "direction": "outbound"}
     )
     assert response.status_code == 502
-    assert response.json()["error"]["code"] == "provider_error"
+    assert response.json()["code"] == "provider_error"
     assert simulator.inventory.owned == {}
     assert await numbers(buyer) == [] and await credits(buyer) == 5.0
 
@@ -163,11 +163,11 @@ async def test_losing_the_race_for_a_number_releases_it_and_refunds(
             "/v1/phone-numbers", json={"e164": "+14155550100", "direction": "outbound"}
         )
     assert response.status_code == 409, response.text
-    assert response.json()["error"]["code"] == "phone_number_taken"
+    assert response.json()["code"] == "phone_number_taken"
     assert [n["id"] for n in await numbers(rival)] == ["pn_rival"]
     assert simulator.inventory.owned == {}
     assert await numbers(buyer) == [] and await credits(buyer) == 5.0
-    await rival.http.aclose()
+    await rival.aclose()
 
 
 async def test_an_agent_deleted_mid_purchase_is_agent_not_found(
@@ -180,7 +180,7 @@ async def test_an_agent_deleted_mid_purchase_is_agent_not_found(
             "/v1/phone-numbers", json={"e164": "+14155550100", "direction": "both", "agentId": desk}
         )
     assert response.status_code == 422, response.text
-    assert response.json()["error"]["code"] == "agent_not_found"
+    assert response.json()["code"] == "agent_not_found"
     assert simulator.inventory.owned == {}
     assert await numbers(buyer) == [] and await credits(buyer) == 5.0
 
@@ -197,10 +197,10 @@ async def test_a_number_belongs_to_one_organization(
     ):
         response = await rival.http.post(path, json={**body, **extra})
         assert response.status_code == 409, path
-        assert response.json()["error"]["code"] == "phone_number_taken"
+        assert response.json()["code"] == "phone_number_taken"
         assert "Buyer" not in response.text
     assert await credits(rival) == 5.0
-    await rival.http.aclose()
+    await rival.aclose()
 
 
 async def test_import_a_sip_trunk_number_as_in_the_guide(buyer: Tenant) -> None:
@@ -234,7 +234,7 @@ async def test_numbers_must_be_strict_e164(buyer: Tenant, e164: str) -> None:
     }
     response = await buyer.http.post("/v1/phone-numbers/import-sip-trunk", json=body)
     assert response.status_code == 422
-    assert response.json()["error"]["details"][0]["field"] == "e164"
+    assert response.json()["details"][0]["field"] == "e164"
 
 
 @pytest.mark.parametrize(
@@ -265,7 +265,7 @@ async def test_only_ascii_digits_make_a_phone_number(buyer: Tenant, digits: str)
         (searched, "areaCode"),
     ):
         assert response.status_code == 422, response.text
-        assert response.json()["error"]["details"][0]["field"] == field
+        assert response.json()["details"][0]["field"] == field
     assert await numbers(buyer) == []
 
 
@@ -277,8 +277,8 @@ async def test_inbound_routing_rules(buyer: Tenant, database: Database, api: Run
             path, json={**base, "e164": "+14155550100", "direction": direction}
         )
         assert response.status_code == 422
-        assert response.json()["error"]["code"] == "routing_required"
-        [problem] = response.json()["error"]["details"]
+        assert response.json()["code"] == "routing_required"
+        [problem] = response.json()["details"]
         assert (problem["field"], problem["type"]) == (None, "routing_required")
     outbound = {**base, "e164": "+14155550100", "direction": "outbound"}
     assert (await buyer.http.post(path, json=outbound)).status_code == 201
@@ -289,7 +289,7 @@ async def test_inbound_routing_rules(buyer: Tenant, database: Database, api: Run
         path, json={**base, "e164": "+14155550101", "direction": "inbound", "agentId": theirs}
     )
     assert response.status_code == 422
-    error = response.json()["error"]
+    error = response.json()
     assert error["code"] == "agent_not_found"
     assert error["details"] == [
         {
@@ -299,7 +299,7 @@ async def test_inbound_routing_rules(buyer: Tenant, database: Database, api: Run
             "message": f"agent {theirs} not found",
         }
     ]
-    await other.http.aclose()
+    await other.aclose()
 
     template_only = {
         **base,
@@ -329,7 +329,7 @@ async def test_patch_keeps_the_rules(buyer: Tenant) -> None:
     )
     path = f"/v1/phone-numbers/{created.json()['id']}"
     refused = await buyer.http.patch(path, json={"direction": "inbound"})
-    assert refused.json()["error"]["code"] == "routing_required"
+    assert refused.json()["code"] == "routing_required"
     routed = await buyer.http.patch(path, json={"direction": "both", "agentId": desk})
     assert routed.status_code == 200 and routed.json()["agentId"] == desk
     template = {"line": "{{dialedNumber}}"}
@@ -362,7 +362,7 @@ async def test_routed_agents_cannot_be_deleted_and_tenancy_holds(
     ).json()
     refused = await buyer.http.delete(f"/v1/agents/{desk}")
     assert refused.status_code == 409
-    assert refused.json()["error"]["details"] == {"phoneNumbers": ["+14155550100"]}
+    assert refused.json()["details"] == {"phoneNumbers": ["+14155550100"]}
     listed = await buyer.http.get("/v1/phone-numbers", params={"agentId": desk})
     assert [n["id"] for n in listed.json()["data"]] == [number["id"]]
 
@@ -372,4 +372,4 @@ async def test_routed_agents_cannot_be_deleted_and_tenancy_holds(
     assert (await other.http.patch(path, json={"label": "mine"})).status_code == 404
     assert (await other.http.delete(path)).status_code == 404
     assert await numbers(other) == []
-    await other.http.aclose()
+    await other.aclose()
