@@ -22,7 +22,6 @@ from trunkline.models import (
     Call,
     CallReport,
     Organization,
-    ScheduledCallback,
     WebhookDelivery,
 )
 from trunkline.pipeline import AnalysisConfig
@@ -33,13 +32,12 @@ from trunkline.reports import (
     gather_facts,
     latest_report,
     new_report,
+    report_body,
     report_by_key,
-    report_payload,
     store_report,
     transfer_leg_seconds,
 )
 from trunkline.settings import Settings
-from trunkline.transcripts import transcript
 from trunkline.webhooks.deliveries import new_delivery
 from trunkline.webhooks.dispatcher import WebhookDispatcher
 from trunkline.workflow_io import ReportRef, ReportRequest
@@ -203,13 +201,7 @@ class ReportActivities:
                 return True  # a retry, after the delivery had run its course
             if delivery is None:
                 report = await session.get_one(CallReport, ref.report_id)
-                callback = (
-                    await session.get(ScheduledCallback, report.scheduled_callback_id)
-                    if report.scheduled_callback_id
-                    else None
-                )
-                entries = await transcript(session, call.id)
-                payload = report_payload(call, report, entries, callback)
+                payload = await report_body(session, call, report)
                 delivery = new_delivery(
                     call.organization_id, target, "call.report", payload, call_id=call.id
                 )

@@ -57,7 +57,7 @@ async def report_when(tenant: Tenant, call_id: str, version: int = 1) -> dict:
 
     async def ready() -> dict | None:
         report = (await tenant.http.get(f"/v1/calls/{call_id}/report")).json()
-        return report if (report.get("analysisVersion") or 0) >= version else None
+        return report if (report.get("analysis_version") or 0) >= version else None
 
     return await eventually(ready, 30)
 
@@ -82,29 +82,32 @@ async def test_a_completed_call_yields_a_full_report(
     credits_before = (await tenant.http.get("/v1/organization")).json()["credits"]
     call_id = await a_finished_call(tenant, simulator, line)
     report = await report_when(tenant, call_id)
-    assert (report["status"], report["analyzer"], report["outcome"]) == (
-        "ready",
+    assert (report["analysis_status"], report["analyzer"], report["outcome"]) == (
+        "heuristic",
         "rules",
         "completed",
     )
-    said = [line["text"] for line in report["transcript"] if line["role"] == "user"]
+    said = [line["text"] for line in report["transcript"]["entries"] if line["source"] == "user"]
     assert said == [s.text for s in SAID]
     assert report["summary"].startswith("Outbound call to +12015551234")
-    assert report["structuredData"] == {
+    assert report["structured_data"] == {
         "email": "sam@example.com",
         "wantsPremium": True,
         "seats": 12,
     }
-    costs = report["costBreakdown"]
+    costs = report["cost"]
     telephony = next(i for i in costs["items"] if i["item"] == "telephony")
-    assert (telephony["minutes"], telephony["ratePerMinute"]) == (1.0, 0.014)
+    assert (telephony["minutes"], telephony["rate_per_minute"]) == (1.0, 0.014)
+    assert report["cost_micro_usd"] == str(round(costs["total"] * 1_000_000))
+    line_of = {line["provider"]: line for line in report["cost_breakdown"]}
+    assert line_of["telephony"]["costMicroUsd"] == str(round(telephony["amount"] * 1_000_000))
     assert costs["total"] == pytest.approx(sum(i["amount"] for i in costs["items"]))
     recording = report["artifacts"]["recording"]
-    assert recording["status"] == "EGRESS_COMPLETE" and recording["durationSeconds"] > 0
+    assert recording["status"] == "EGRESS_COMPLETE" and recording["duration_seconds"] > 0
     async with httpx.AsyncClient() as plain:
         assert (await plain.get(recording["url"])).status_code == 200
-    transcript = await tenant.http.get(report["artifacts"]["transcriptUrl"])
-    assert len(transcript.json()["data"]) == len(report["transcript"])
+    transcript = await tenant.http.get(report["artifacts"]["transcript_url"])
+    assert transcript.json()["entries"] == report["transcript"]["entries"]
     credits_after = (await tenant.http.get("/v1/organization")).json()["credits"]
     assert credits_before - credits_after == pytest.approx(costs["total"])
 
@@ -113,8 +116,10 @@ async def test_a_completed_call_yields_a_full_report(
     payload = Webhook(secret).verify(delivered.body, delivered.headers)
     assert payload["type"] == "call.report" and payload["call_id"] == call_id
     assert payload["summary"] == report["summary"]
-    assert payload["structured_data"] == report["structuredData"]
-    assert payload["cost_breakdown"]["total"] == costs["total"]
+    assert payload["structured_data"] == report["structured_data"]
+    assert payload["cost"]["total"] == costs["total"]
+    lines = [(e["id"], e["source"], e["text"]) for e in report["transcript"]["entries"]]
+    assert [(e["id"], e["source"], e["text"]) for e in payload["transcript"]["entries"]] == lines
 
 
 @pytest.mark.usefixtures("worker")
@@ -126,10 +131,10 @@ async def test_a_call_livekit_cannot_record_goes_on_unrecorded(
     call_id = await a_finished_call(tenant, simulator, line)
     report = await report_when(tenant, call_id)
     assert (report["outcome"], report["artifacts"].get("recording")) == ("completed", None)
-    recording = next(i for i in report["costBreakdown"]["items"] if i["item"] == "recording")
+    recording = next(i for i in report["cost"]["items"] if i["item"] == "recording")
     assert (recording["minutes"], recording["amount"]) == (0, 0)
     # LiveKit is asked three times, over longer than the call lasts: the failure still counts
-    [failed] = [e for e in await events(tenant, call_id) if e["type"] == "recording.failed"]
+    [failed] = [e for e in await events(tenant, call_id) if e["event_type"] == "recording.failed"]
     assert f"record call-{call_id}" in failed["detail"]
 
 
@@ -156,7 +161,7 @@ async def test_finalize_with_each_flag(
         async def applied() -> dict | None:
             response = await tenant.http.post(f"/v1/calls/{call_id}/report/finalize", json=flags)
             assert response.status_code == 202, response.text
-            return None if response.json()["alreadyRunning"] else response.json()
+            return None if response.json()["already_running"] else response.json()
 
         return await eventually(applied, 20)
 
@@ -164,7 +169,7 @@ async def test_finalize_with_each_flag(
     second = await report_when(tenant, call_id, version=2)
     assert second["summary"] == first["summary"]
     older = (await tenant.http.get(f"/v1/calls/{call_id}/report?version=1")).json()
-    assert older["analysisVersion"] == 1
+    assert older["analysis_version"] == 1
     assert (await tenant.http.get(f"/v1/calls/{call_id}/report?version=9")).status_code == 404
 
     await finalize(retryWebhook=True)
@@ -174,7 +179,7 @@ async def test_finalize_with_each_flag(
     await eventually(lambda: _async(len(post_calls(receiver)) == 3), 20)
     await finalize()  # nothing asked: nothing new, once that run has finished
     await local_temporal.client.get_workflow_handle(f"report-{call_id}").result()
-    assert (await report_when(tenant, call_id))["analysisVersion"] == 3
+    assert (await report_when(tenant, call_id))["analysis_version"] == 3
     deliveries = (await tenant.http.get(f"/v1/calls/{call_id}/webhook-deliveries")).json()["data"]
     assert [d["eventType"] for d in deliveries].count("call.report") == 3
     versions = [json.loads(r.body)["analysis_version"] for r in post_calls(receiver)]
@@ -252,10 +257,10 @@ async def test_the_llm_analyzer_and_its_fallback(
     assert "Caller: We want the premium plan for 12 seats." in prompt
     if fails:
         assert report["analyzer"] == "rules"
-        assert "HTTP 500" in report["analyzerNote"]
+        assert "HTTP 500" in report["analysis_error"]
         assert report["summary"].startswith("Outbound call")
     else:
-        assert (report["analyzer"], report["analyzerNote"]) == ("llm", None)
+        assert (report["analyzer"], report["analysis_error"]) == ("llm", None)
         assert report["summary"] == "Sam wants the premium plan for twelve seats."
-        assert report["structuredData"]["sentiment"] == "positive"
-        assert report["structuredData"]["email"] == "sam@example.com"  # the rules' fields stay
+        assert report["structured_data"]["sentiment"] == "positive"
+        assert report["structured_data"]["email"] == "sam@example.com"  # the rules' fields stay

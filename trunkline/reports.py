@@ -24,7 +24,7 @@ from trunkline.models import (
 )
 from trunkline.organizations import MICROS_PER_CREDIT, change_credits
 from trunkline.pipeline import AnalysisConfig
-from trunkline.transcripts import transcript
+from trunkline.transcripts import transcript, transcript_wire
 from trunkline.transfers import attempts_of, messages_of, transfers_of_call
 
 
@@ -159,38 +159,46 @@ def _iso(moment: datetime | None) -> str | None:
     return moment.isoformat() if moment else None
 
 
+async def report_body(session: AsyncSession, call: Call, report: CallReport) -> dict[str, Any]:
+    """`report_payload` with the call's transcript and scheduled callback looked up."""
+    callback = (
+        await session.get(ScheduledCallback, report.scheduled_callback_id)
+        if report.scheduled_callback_id
+        else None
+    )
+    return report_payload(call, report, await transcript(session, call.id), callback)
+
+
 def report_payload(
     call: Call,
-    report: CallReport | None,
+    report: CallReport,
     entries: list[TranscriptEntry],
     callback: ScheduledCallback | None,
 ) -> dict[str, Any]:
-    """The `call.report` webhook body (snake_case); the API shows the same in camelCase."""
+    """The report as the SDK's `CallReport` reads it (snake_case), and as the `call.report`
+    webhook sends it; Trunkline's extras (`cost`, `analyzer`, `call`…) ride along."""
+    costs = report.cost_breakdown
     return {
         "type": "call.report",
-        "call_id": call.id,
         "session_id": call.id,
+        "call_id": call.id,
         "organization_id": call.organization_id,
-        "status": report.status if report else "pending",
-        "analysis_version": report.version if report else None,
-        "analyzer": report.analyzer if report else None,
-        "analyzer_note": report.analyzer_note if report else None,
-        "transcript": [
-            {
-                "role": e.role,
-                "text": e.text,
-                "started_at": _iso(e.started_at),
-                "ended_at": _iso(e.ended_at),
-            }
-            for e in entries
-        ],
-        "summary": report.summary if report else None,
-        "outcome": report.outcome if report else None,
-        "structured_data": report.structured_data if report else {},
-        "cost_breakdown": report.cost_breakdown if report else None,
-        "artifacts": report.artifacts if report else {},
+        "summary": report.summary,
+        "outcome": report.outcome,
+        "structured_data": report.structured_data,
+        "transcript": transcript_wire(entries),
+        "cost_micro_usd": cost_micro_usd(report),
+        "cost_breakdown": [_cost_line(item) for item in costs.get("items", [])],
+        "cost": costs,
+        "artifacts": report.artifacts,
         "metadata": call.call_metadata,
         "scheduled_callback": callback_fields(callback) if callback else None,
+        "voicemail": _voicemail(call),
+        "analysis_status": _analysis_status(report),
+        "analysis_error": report.analyzer_note,
+        "analysis_completed_at": _iso(report.created_at),
+        "analysis_version": report.version,
+        "analyzer": report.analyzer,
         "call": {
             "direction": call.direction,
             "from": call.from_number,
@@ -200,8 +208,43 @@ def report_payload(
             "failure_cause": call.failure_cause,
             "duration_seconds": round(talk_seconds(call), 3) if call.answered_at else None,
         },
-        "created_at": _iso(report.created_at) if report else None,
+        "created_at": _iso(report.created_at),
+        "updated_at": _iso(report.created_at),  # a version never changes: a rerun adds one
     }
+
+
+def cost_micro_usd(report: CallReport) -> str:
+    """The report's total as the SDK reads it: a string of millionths of a US dollar."""
+    return str(_micros(report.cost_breakdown.get("total", 0)))
+
+
+def _micros(credits: float) -> int:
+    """Credits are priced in US dollars one for one; the SDK counts millionths of a dollar."""
+    return round(credits * MICROS_PER_CREDIT)
+
+
+def _cost_line(item: dict[str, Any]) -> dict[str, Any]:
+    """One line of the SDK's cost breakdown (camelCase, as its `CallCostLine` is)."""
+    return {
+        "provider": item["item"],
+        "metric": "minutes",
+        "quantity": item["minutes"],
+        "keySource": "MANAGED",
+        "costMicroUsd": str(_micros(item["amount"])),
+    }
+
+
+def _voicemail(call: Call) -> dict[str, Any]:
+    machine = call.answered_machine
+    verdict = None if machine is None else "machine" if machine else "human"
+    return {"detected": call.answered_machine is True, "amd_verdict": verdict, "delivery": None}
+
+
+def _analysis_status(report: CallReport) -> str:
+    """`completed` by the LLM analyzer, `heuristic` by the rules (also when the LLM failed)."""
+    if report.status == "failed":
+        return "failed"
+    return "completed" if report.analyzer == "llm" else "heuristic"
 
 
 def callback_fields(callback: ScheduledCallback) -> dict[str, Any]:

@@ -39,3 +39,23 @@ async def transcript(session: AsyncSession, call_id: str) -> list[TranscriptEntr
         .order_by(col(TranscriptEntry.started_at), col(TranscriptEntry.created_at))
     )
     return list((await session.exec(statement)).all())
+
+
+def transcript_wire(entries: list[TranscriptEntry]) -> dict[str, Any]:
+    """The transcript as the SDK's `CallTranscript` reads it: `{"entries": [...]}`, in order.
+
+    An entry the agent sent without a start time starts when it was stored.
+    """
+    return {
+        "entries": [
+            {
+                "id": entry.entry_id,
+                "index": index,
+                "source": entry.role,
+                "text": entry.text,
+                "started_at": (entry.started_at or entry.created_at).isoformat(),
+                "ended_at": entry.ended_at.isoformat() if entry.ended_at else None,
+            }
+            for index, entry in enumerate(entries)
+        ]
+    }

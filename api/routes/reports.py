@@ -8,16 +8,10 @@ from temporalio.service import RPCError
 from api.deps import AppSettings, CurrentOrganization, DbSession, Temporal
 from api.errors import ApiError, error_responses, not_found
 from api.routes.calls import owned_call
-from api.schemas.reports import (
-    FinalizeBody,
-    FinalizeOut,
-    ReportOut,
-    TranscriptLineOut,
-    TranscriptOut,
-)
-from trunkline.models import Call, CallReport, ScheduledCallback
-from trunkline.reports import latest_report, report_payload, report_version
-from trunkline.transcripts import transcript
+from api.schemas.reports import CallTranscriptOut, FinalizeBody, FinalizeOut, ReportOut
+from trunkline.models import Call
+from trunkline.reports import cost_micro_usd, latest_report, report_body, report_version
+from trunkline.transcripts import transcript, transcript_wire
 from trunkline.workflow_io import TERMINAL_STATUSES, ReportRequest
 from trunkline.workflow_starts import start_report
 
@@ -26,17 +20,12 @@ router = APIRouter(
 )
 
 
-async def report_out(session: DbSession, call: Call, report: CallReport | None) -> ReportOut:
-    callback = (
-        await session.get(ScheduledCallback, report.scheduled_callback_id)
-        if report and report.scheduled_callback_id
-        else None
-    )
-    payload = report_payload(call, report, await transcript(session, call.id), callback)
-    return ReportOut.model_validate(payload)
+def _not_ready(call: Call) -> ApiError:
+    why = "has not ended yet" if call.status not in TERMINAL_STATUSES else "is being analysed"
+    return ApiError(404, "report_not_ready", f"call {call.id} {why}: its report is not ready")
 
 
-@router.get("/report")
+@router.get("/report", responses=error_responses(404))
 async def get_report(
     call_id: str,
     organization: CurrentOrganization,
@@ -45,15 +34,18 @@ async def get_report(
         int | None, Query(ge=1, le=2**31 - 1, description="An earlier analysis version.")
     ] = None,
 ) -> ReportOut:
-    """Transcript, summary, outcome, structured data, costs, artifacts, scheduled callback."""
+    """Transcript, summary, outcome, structured data, costs, artifacts, scheduled callback;
+    a 404 `report_not_ready` until the ended call has been analysed."""
     call = await owned_call(session, organization.id, call_id)
     if version is None:
         report = await latest_report(session, call.id)
+        if report is None:
+            raise _not_ready(call)
     else:
         report = await report_version(session, call.id, version)
         if report is None:
             raise not_found("report version", str(version))
-    return await report_out(session, call, report)
+    return ReportOut.model_validate(await report_body(session, call, report))
 
 
 @router.post("/report/finalize", status_code=202, responses=error_responses(409, 503))
@@ -78,24 +70,24 @@ async def finalize_report(
         started = await start_report(temporal, settings.temporal_task_queue, request)
     except RPCError as exc:
         raise ApiError(503, "temporarily_unavailable", str(exc)) from exc
+    report = await latest_report(session, call.id)
     return FinalizeOut(
-        call_id=call.id,
+        session_id=call.id,
+        summary=report.summary if report else "",
+        outcome=report.outcome if report else "",
+        cost_micro_usd=cost_micro_usd(report) if report else "0",
         workflow_id=f"report-{call.id}",
         already_running=not started,
         force_analysis=body.force_analysis,
         retry_webhook=body.retry_webhook,
-        report=await report_out(session, call, await latest_report(session, call.id)),
     )
 
 
 @router.get("/transcript")
 async def get_transcript(
     call_id: str, organization: CurrentOrganization, session: DbSession
-) -> TranscriptOut:
+) -> CallTranscriptOut:
     """Every line the agent reported, in order."""
     call = await owned_call(session, organization.id, call_id)
     entries = await transcript(session, call.id)
-    return TranscriptOut(
-        call_id=call.id,
-        data=[TranscriptLineOut.model_validate(e, from_attributes=True) for e in entries],
-    )
+    return CallTranscriptOut(call_id=call.id, **transcript_wire(entries))

@@ -19,6 +19,13 @@ class ResponseModel(BaseModel):
     )
 
 
+class SnakeResponseModel(BaseModel):
+    """A response body of a resource the Speko SDK reads in snake_case: calls, their events,
+    reports and transfers, and callbacks."""
+
+    model_config = ConfigDict(serialize_by_alias=True, validate_by_name=True)
+
+
 class Page(ResponseModel, Generic[Item]):
     """One page of a list, newest first; pass `nextCursor` as `cursor` to read on."""
 

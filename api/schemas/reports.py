@@ -1,30 +1,51 @@
 """Report, finalize and callback bodies."""
 
 from datetime import datetime
-from typing import Annotated, Any, Literal
+from typing import Any, Literal
 
-from pydantic import AwareDatetime, Field, StrictBool
+from pydantic import Field, StrictBool
 
-from api.schemas.common import InUtc, Page, ResponseModel
-from trunkline.phone import E164
-from trunkline.pipeline import ApiModel, Metadata
+from api.schemas.common import ResponseModel, SnakeResponseModel
+from trunkline.pipeline import ApiModel
 
 
-class TranscriptLineOut(ResponseModel):
-    role: str
+class TranscriptEntryOut(SnakeResponseModel):
+    id: str
+    index: int
+    source: Literal["user", "agent", "system"]
     text: str
-    started_at: datetime | None
+    started_at: datetime
     ended_at: datetime | None
 
 
-class CostItemOut(ResponseModel):
+class TranscriptOut(SnakeResponseModel):
+    entries: list[TranscriptEntryOut]
+
+
+class CallTranscriptOut(TranscriptOut):
+    call_id: str
+
+
+class CostLineOut(ResponseModel):
+    """One line of the SDK's `cost_breakdown` (camelCase inside the snake_case report)."""
+
+    provider: str
+    metric: str
+    quantity: float
+    key_source: Literal["BYOK", "MANAGED"]
+    cost_micro_usd: str
+
+
+class CostItemOut(SnakeResponseModel):
     item: str
     minutes: float
     rate_per_minute: float
     amount: float
 
 
-class CostBreakdownOut(ResponseModel):
+class CostOut(SnakeResponseModel):
+    """Trunkline's own view of the cost: the rate card's billing increment and rates."""
+
     currency: str
     billing_increment_seconds: int
     talk_seconds: float
@@ -32,7 +53,7 @@ class CostBreakdownOut(ResponseModel):
     total: float
 
 
-class RecordingOut(ResponseModel):
+class RecordingOut(SnakeResponseModel):
     egress_id: str
     status: str
     url: str | None
@@ -40,13 +61,13 @@ class RecordingOut(ResponseModel):
     size_bytes: int | None
 
 
-class ArtifactsOut(ResponseModel):
+class ArtifactsOut(SnakeResponseModel):
     transcript_url: str | None = None
     recording: RecordingOut | None = None
     recording_error: str | None = None
 
 
-class CallbackOut(ResponseModel):
+class CallbackOut(SnakeResponseModel):
     id: str
     to: str
     at: datetime
@@ -54,7 +75,13 @@ class CallbackOut(ResponseModel):
     status: str
 
 
-class ReportCallOut(ResponseModel):
+class VoicemailOut(SnakeResponseModel):
+    detected: bool
+    amd_verdict: Literal["human", "machine"] | None
+    delivery: str | None
+
+
+class ReportCallOut(SnakeResponseModel):
     direction: str
     from_: str = Field(alias="from")
     to: str
@@ -64,25 +91,31 @@ class ReportCallOut(ResponseModel):
     duration_seconds: float | None
 
 
-class ReportOut(ResponseModel):
-    """The guide's report; `status` is `pending` until the call has ended and been analysed."""
+class ReportOut(SnakeResponseModel):
+    """The SDK's `CallReport`; the `call.report` webhook carries the same body."""
 
-    call_id: str
     session_id: str
-    status: Literal["pending", "ready", "failed"]
-    analysis_version: int | None
-    analyzer: str | None
-    analyzer_note: str | None
-    transcript: list[TranscriptLineOut]
-    summary: str | None
-    outcome: str | None
+    call_id: str
+    organization_id: str
+    summary: str
+    outcome: str
     structured_data: dict[str, Any]
-    cost_breakdown: CostBreakdownOut | None
+    transcript: TranscriptOut
+    cost_micro_usd: str = Field(description="The total in millionths of a US dollar.")
+    cost_breakdown: list[CostLineOut]
+    cost: CostOut
     artifacts: ArtifactsOut
     metadata: dict[str, Any]
     scheduled_callback: CallbackOut | None
+    voicemail: VoicemailOut
+    analysis_status: Literal["heuristic", "completed", "failed"]
+    analysis_error: str | None = Field(description="Why the LLM analyzer's answer was not used.")
+    analysis_completed_at: datetime
+    analysis_version: int
+    analyzer: Literal["rules", "llm"]
     call: ReportCallOut
-    created_at: datetime | None
+    created_at: datetime
+    updated_at: datetime
 
 
 class FinalizeBody(ApiModel):
@@ -90,49 +123,17 @@ class FinalizeBody(ApiModel):
     retry_webhook: StrictBool = Field(False, description="Send the `call.report` webhook again.")
 
 
-class FinalizeOut(ResponseModel):
-    call_id: str
+class FinalizeOut(SnakeResponseModel):
+    """The SDK's `FinalizeCallReportResult`: the latest report's figures (empty before the
+    first), and what was asked of the run."""
+
+    session_id: str
+    summary: str
+    outcome: str
+    cost_micro_usd: str
     workflow_id: str
     already_running: bool = Field(
         description="A report run was going: it stands, and these flags were not applied."
     )
     force_analysis: bool
     retry_webhook: bool
-    report: ReportOut
-
-
-class TranscriptOut(ResponseModel):
-    call_id: str
-    data: list[TranscriptLineOut]
-
-
-class CallbackCreate(ApiModel):
-    """`POST /v1/callbacks`: call `to` at `at` with the agent, like `POST /v1/sessions/phone`."""
-
-    to: E164
-    from_number: E164 | None = Field(None, alias="from")
-    agent_id: Annotated[str, Field(max_length=64)]
-    at: Annotated[AwareDatetime, InUtc] = Field(
-        description="ISO 8601 with an offset, at most a year ahead; moved into the calling window."
-    )
-    metadata: Metadata = Field(default_factory=dict)
-
-
-class ScheduledCallbackOut(ResponseModel):
-    id: str
-    to: str
-    from_: str | None = Field(alias="from")
-    agent_id: str
-    requested_at: datetime
-    at: datetime
-    status: str
-    status_reason: str | None
-    source: str
-    source_call_id: str | None
-    placed_call_id: str | None
-    metadata: dict[str, Any]
-    created_at: datetime
-
-
-class ScheduledCallbackPage(Page[ScheduledCallbackOut]):
-    """A page of scheduled callbacks, newest first."""
