@@ -72,8 +72,8 @@ class TransferActivities:
         Never retried: a REFER whose answer was lost may have moved the caller already.
         """
         call = await self._call_for_transfer(request.transfer_id)
-        phone = phone_participant(await self._livekit.sip_participants(call.room_name))
-        if phone is None:
+        identity = request.participant_identity or await self._phone_identity(call)
+        if identity is None:
             return await self._blind_outcome(
                 request, TransferOutcome(succeeded=False, outcome="caller_gone")
             )
@@ -81,9 +81,11 @@ class TransferActivities:
             await heartbeating(
                 self._livekit.transfer(
                     call.room_name,
-                    phone.identity,
+                    identity,
                     _sip_uri(request.to),
                     timedelta(seconds=request.ringing_timeout_seconds),
+                    headers=request.headers,
+                    play_dialtone=request.play_dialtone,
                 )
             )
         except CallFailed as failure:
@@ -101,6 +103,11 @@ class TransferActivities:
                 succeeded=True, outcome="completed", sip_status_code=200, sip_status="OK"
             )
         return await self._blind_outcome(request, outcome)
+
+    async def _phone_identity(self, call: Call) -> str | None:
+        """The caller's phone leg in the call's room, if it is still there."""
+        phone = phone_participant(await self._livekit.sip_participants(call.room_name))
+        return phone.identity if phone else None
 
     async def _call_for_transfer(self, transfer_id: str) -> Call:
         async with self._database.session() as session:
@@ -165,7 +172,8 @@ class TransferActivities:
                 "attempt": leg.attempt,
                 "destination": {"to": leg.to, "label": leg.label},
                 "screeningPrompt": transfer.request.get("screeningPrompt"),
-                "callSummary": call_summary(call_party(call), call.call_metadata, entries),
+                "callSummary": transfer.request.get("summary")
+                or call_summary(call_party(call), call.call_metadata, entries),
                 "voicemailDetection": transfer.request.get("voicemailDetection"),
                 "agentToken": agent_token(
                     self._settings.agent_token_secret,

@@ -12,12 +12,18 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from temporalio.client import Client
 
 from api.errors import ApiError, find_owned, invalid_field
-from api.schemas.transfers import AttemptOut, TransferOut, WarmTransferBody
+from api.schemas.transfers import (
+    BlindTransferBody,
+    CallTransferOut,
+    FallbackOut,
+    TransferAttemptOut,
+    WarmTransferBody,
+)
 from api.updates import run_update
 from trunkline import transfers
 from trunkline.calls import CallRequestError, our_number, resolve_caller_id
 from trunkline.ids import new_id
-from trunkline.models import Call, Transfer
+from trunkline.models import Call, Transfer, TransferAttempt
 from trunkline.pipeline import TransferCallTool, TransferDestination
 from trunkline.settings import Settings
 from trunkline.workflow_io import (
@@ -30,9 +36,16 @@ from workflows.call import CallWorkflow
 
 
 async def blind_transfer(
-    client: Client, call: Call, to: str, ringing_timeout: float, request: dict[str, Any], by: str
+    client: Client,
+    call: Call,
+    to: str,
+    ringing_timeout: float,
+    request: dict[str, Any],
+    by: str,
+    body: BlindTransferBody | None = None,
 ) -> str:
-    """REFER the caller; returns the transfer id once the outcome is known."""
+    """REFER the caller (or `body`'s participant); returns the transfer id once the outcome
+    is known."""
     transfer_id = new_id("trf")
     await run_update(
         client,
@@ -44,6 +57,9 @@ async def blind_transfer(
             ringing_timeout_seconds=ringing_timeout,
             requested_by=by,  # type: ignore[arg-type]
             request=request,
+            participant_identity=body.participant_identity if body else None,
+            play_dialtone=body.play_dialtone if body else False,
+            headers=body.headers if body else {},
         ),
     )
     return transfer_id
@@ -130,29 +146,75 @@ async def owned_transfer(
     return transfer
 
 
-async def transfer_out(session: AsyncSession, transfer: Transfer) -> TransferOut:
-    """The transfer as the API shows it, with every attempt so far."""
+_SDK_STATUS = {
+    "transferring": "requested",
+    "dialing": "requested",
+    "screening": "screening",
+    "completed": "completed",
+    "cancelled": "cancelled",
+}
+"""Our transfer states as the SDK names them; every other end state is `failed`."""
+
+_FALLBACK_ACTIONS = {
+    "return_to_agent": ("return_to_assistant", "No one took the call: back to the agent."),
+    "take_message": ("take_message", "No one took the call: the agent takes a message."),
+    "hangup": ("end_call", "No one took the call: the call ends."),
+}
+
+
+async def transfer_out(session: AsyncSession, transfer: Transfer) -> CallTransferOut:
+    """The transfer as the SDK's `CallTransfer` reads it, with every attempt so far."""
     await session.refresh(transfer)
-    attempts = [
-        AttemptOut.model_validate(a, from_attributes=True)
-        for a in await transfers.attempts_of(session, [transfer.id])
-    ]
-    current = next((a for a in attempts if a.number == transfer.current_attempt), None)
-    return TransferOut(
+    call = await session.get_one(Call, transfer.call_id)
+    rows = await transfers.attempts_of(session, [transfer.id])
+    attempts = [TransferAttemptOut.model_validate(a, from_attributes=True) for a in rows]
+    current = next((a for a in rows if a.number == transfer.current_attempt), None)
+    status = _SDK_STATUS.get(transfer.state, "failed")
+    request = transfer.request
+    return CallTransferOut(
         id=transfer.id,
-        transfer_id=transfer.id,
-        call_id=transfer.call_id,
-        type=transfer.kind,
+        session_id=transfer.call_id,
+        organization_id=transfer.organization_id,
+        kind=transfer.kind,  # type: ignore[arg-type]
+        status=status,  # type: ignore[arg-type]
         state=transfer.state,
+        transfer_to=_transfer_to(transfer, current),
+        from_room_name=call.room_name,
+        consultation_room_name=current.room_name if current else None,
+        caller_participant_identity=call.sip_participant_identity,
+        recipient_participant_identity=current.participant_identity if current else None,
+        screening_prompt=request.get("screeningPrompt"),
+        summary=request.get("summary"),
+        failure_cause=(transfer.detail or transfer.state) if status == "failed" else None,
         requested_by=transfer.requested_by,
-        current_destination=current,
         attempts=attempts,
-        fallback_applied=transfer.fallback_applied,
+        fallback=_fallback(transfer),
         sip_status_code=transfer.sip_status_code,
         sip_status=transfer.sip_status,
         detail=transfer.detail,
-        request=transfer.request,
+        request=request,
+        metadata=request.get("metadata") or {},
         created_at=transfer.created_at,
         updated_at=transfer.updated_at,
+        completed_at=transfer.ended_at if transfer.state == "completed" else None,
         ended_at=transfer.ended_at,
     )
+
+
+def _transfer_to(transfer: Transfer, current: TransferAttempt | None) -> str:
+    """Where the caller is being sent: the destination being tried, else the first asked for."""
+    if current is not None:
+        return current.to
+    if transfer.kind == "blind":
+        return str(transfer.request.get("to", ""))
+    destinations = transfer.request.get("destinations") or [{}]
+    return str(destinations[0].get("to", ""))
+
+
+def _fallback(transfer: Transfer) -> FallbackOut | None:
+    if transfer.fallback_applied not in _FALLBACK_ACTIONS:
+        return None
+    action, message = _FALLBACK_ACTIONS[transfer.fallback_applied]
+    asked = (transfer.request.get("fallback") or {}).get("message")
+    voicemail = transfer.detail is not None and "voicemail" in transfer.detail
+    return FallbackOut(action=action, message=asked or message, voicemail_detected=voicemail)  # type: ignore[arg-type]

@@ -572,6 +572,7 @@ class World:
                 "to": request.transfer_to,
                 "ringingTimeoutSeconds": ringing,
                 "headers": dict(request.headers),
+                "playDialtone": request.play_dialtone,
             }
         )
         if far_end.behaviour in SIP_FAILURES:

@@ -51,8 +51,7 @@ async def transfer_state(
     async def reached() -> dict | None:
         response = await tenant.http.get(f"/v1/calls/{call_id}/transfers/{transfer_id}")
         body = response.json()
-        current = (body["currentDestination"] or {}).get("to")
-        return body if body["state"] in states and at in (None, current) else None
+        return body if body["state"] in states and at in (None, body["transfer_to"]) else None
 
     return await eventually(reached, 30)
 
@@ -71,7 +70,7 @@ async def start_warm(tenant: Tenant, call_id: str, **body: Any) -> dict:
 
 
 async def transfer_events(tenant: Tenant, call_id: str) -> list[dict]:
-    return [e for e in await events(tenant, call_id) if e["source"] == "transfer"]
+    return [e for e in await events(tenant, call_id) if e["provider"] == "transfer"]
 
 
 def notices(simulator: Simulator, call_id: str) -> list[str]:
@@ -103,7 +102,7 @@ async def test_blind_transfer_hands_the_caller_over_and_ends_our_call(
     )
     assert response.status_code == 200, response.text
     transfer = response.json()
-    assert (transfer["type"], transfer["state"], transfer["sipStatusCode"]) == (
+    assert (transfer["kind"], transfer["state"], transfer["sip_status_code"]) == (
         "blind",
         "completed",
         200,
@@ -112,9 +111,12 @@ async def test_blind_transfer_hands_the_caller_over_and_ends_our_call(
     refer = simulator.world.transfers[-1]
     assert refer["to"] == f"tel:{FRONT_DESK}" and refer["ringingTimeoutSeconds"] == 25
     call = await call_when(tenant, call_id, "ended")
-    assert call["endedReason"] == "transferred"
+    assert call["ended_reason"] == "transferred"
     recorded = await transfer_events(tenant, call_id)
-    assert [e["type"] for e in recorded] == ["transfer.blind.started", "transfer.blind.completed"]
+    assert [e["event_type"] for e in recorded] == [
+        "transfer.blind.started",
+        "transfer.blind.completed",
+    ]
     assert recorded[1]["payload"]["metadata"] == {"reason": "billing"}
     statuses = [json.loads(r.body) for r in await receiver.wait_for(6, within=20)]
     completed = next(s for s in statuses if s["event_type"] == "transfer.blind.completed")
@@ -143,15 +145,15 @@ async def test_a_failed_blind_transfer_leaves_the_caller_with_the_agent(
     )
     assert response.status_code == 200, response.text
     transfer = response.json()
-    assert (transfer["state"], transfer["sipStatusCode"]) == ("failed", code)
+    assert (transfer["state"], transfer["sip_status_code"]) == ("failed", code)
     assert transfer["attempts"][0]["outcome"] == cause
     assert simulator.world.transfers[-1]["ringingTimeoutSeconds"] == 1
     assert (await tenant.http.get(f"/v1/calls/{call_id}")).json()["status"] == "in-progress"
     await eventually(lambda: _async(notices(simulator, call_id) == ["transfer.failed"]))
     failed = (await transfer_events(tenant, call_id))[-1]
-    assert (failed["type"], failed["sipStatusCode"]) == ("transfer.blind.failed", code)
+    assert (failed["event_type"], failed["sip_status_code"]) == ("transfer.blind.failed", code)
     hung_up = await tenant.http.post(f"/v1/calls/{call_id}/hangup")
-    assert hung_up.json()["endedReason"] == "api"
+    assert hung_up.json()["ended_reason"] == "api"
 
 
 async def _async(value: Any) -> Any:
@@ -187,7 +189,7 @@ async def test_transfers_are_refused_when_they_cannot_run(
     assert (ended.status_code, ended.json()["code"]) == (409, "call_ended")
     missing = await tenant.http.get(f"{path}/trf_01JD3ZZZZZZZZZZZZZZZZZZZZZ")
     assert missing.status_code == 404
-    listed = (await tenant.http.get(path)).json()["data"]
+    listed = (await tenant.http.get(path)).json()["transfers"]
     assert [t["id"] for t in listed] == [first["id"]]
 
 
@@ -203,7 +205,7 @@ async def test_warm_transfer_completed_on_the_first_destination(
     transfer = await start_warm(tenant, call_id, **{"from": "+14155550100"})
     assert transfer["state"] == "dialing"
     screening = await transfer_state(tenant, call_id, transfer["id"], "screening")
-    assert screening["currentDestination"]["to"] == FRONT_DESK
+    assert screening["transfer_to"] == FRONT_DESK
     dispatch = next(d for d in simulator.world.dispatches.values() if d.room.startswith("consult-"))
     metadata = json.loads(dispatch.metadata)
     assert metadata["role"] == "screening"
@@ -222,8 +224,8 @@ async def test_warm_transfer_completed_on_the_first_destination(
         ).call_control_id
     )
     call = await call_when(tenant, call_id, "ended")
-    assert call["endedReason"] == "recipient_hung_up"
-    types = [e["type"] for e in await transfer_events(tenant, call_id)]
+    assert call["ended_reason"] == "recipient_hung_up"
+    types = [e["event_type"] for e in await transfer_events(tenant, call_id)]
     assert types == [
         "transfer.warm.started",
         "transfer.attempt.dialing",
@@ -248,7 +250,7 @@ async def test_busy_then_voicemail_then_the_third_accepts(
         voicemailDetection={"mode": "provider", "timeoutSeconds": 5},
     )
     screening = await transfer_state(tenant, call_id, transfer["id"], "screening", at=MANAGER)
-    outcomes = [(a["to"], a["outcome"], a["sipStatusCode"]) for a in screening["attempts"]]
+    outcomes = [(a["to"], a["outcome"], a["sip_status_code"]) for a in screening["attempts"]]
     assert outcomes == [
         (FRONT_DESK, "busy", 486),
         (OVERFLOW, "voicemail", None),
@@ -256,7 +258,7 @@ async def test_busy_then_voicemail_then_the_third_accepts(
     ]
     done = await tenant.http.post(f"/v1/calls/{call_id}/transfers/{transfer['id']}/complete")
     assert done.json()["state"] == "completed"
-    types = [e["type"] for e in await transfer_events(tenant, call_id)]
+    types = [e["event_type"] for e in await transfer_events(tenant, call_id)]
     assert "transfer.attempt.busy" in types and "transfer.attempt.voicemail" in types
     statuses = [json.loads(r.body) for r in receiver.received]
     busy = next(s for s in statuses if s["event_type"] == "transfer.attempt.busy")
@@ -279,7 +281,7 @@ async def test_cancel_with_try_next_and_without(
     skipped = await tenant.http.post(f"{path}/cancel", json={"tryNext": True})
     assert skipped.status_code == 200, skipped.text
     # the answer already shows the next destination, not the one just hung up
-    assert skipped.json()["currentDestination"]["to"] == OVERFLOW
+    assert skipped.json()["transfer_to"] == OVERFLOW
     assert skipped.json()["attempts"][0]["outcome"] == "cancelled"
     body = await transfer_state(tenant, call_id, transfer["id"], "screening", at=OVERFLOW)
     assert [(a["to"], a["outcome"]) for a in body["attempts"]] == [
@@ -329,7 +331,7 @@ async def test_all_exhausted_takes_a_message_and_never_redials_a_decline(
     destinations = [{"to": FRONT_DESK}, {"to": OVERFLOW}, {"to": FRONT_DESK, "label": "again"}]
     transfer = await start_warm(tenant, call_id, destinations=destinations)
     done = await transfer_state(tenant, call_id, transfer["id"], "exhausted")
-    assert done["fallbackApplied"] == "take_message"
+    assert done["fallback"]["action"] == "take_message"
     assert [(a["to"], a["outcome"]) for a in done["attempts"]] == [
         (FRONT_DESK, "declined"),
         (OVERFLOW, "declined"),
@@ -338,16 +340,16 @@ async def test_all_exhausted_takes_a_message_and_never_redials_a_decline(
     assert [d["request"]["sipCallTo"] for d in dialled[1:]] == [FRONT_DESK, OVERFLOW]
 
     async def fallback_recorded() -> list[str] | None:
-        types = [e["type"] for e in await transfer_events(tenant, call_id)]
+        types = [e["event_type"] for e in await transfer_events(tenant, call_id)]
         return types if types[-1] == "transfer.fallback" else None
 
     assert "transfer.attempt.skipped" in await eventually(fallback_recorded)
 
     async def message() -> list:
-        return (await tenant.http.get(f"/v1/calls/{call_id}/messages")).json()["data"]
+        return (await tenant.http.get(f"/v1/calls/{call_id}/messages")).json()["messages"]
 
     taken = (await eventually(message))[0]
-    assert taken["transferId"] == transfer["id"] and taken["callbackNumber"] == "+12015551234"
+    assert taken["transfer_id"] == transfer["id"] and taken["callback_number"] == "+12015551234"
     await tenant.http.post(f"/v1/calls/{call_id}/hangup")
 
 
@@ -366,8 +368,8 @@ async def test_the_caller_hanging_up_mid_consultation_ends_the_transfer(
     recipient = next(leg for leg in simulator.world.legs.values() if leg.to_number == FRONT_DESK)
     assert recipient.state == "ended"
     call = await call_when(tenant, call_id, "ended")
-    assert call["endedReason"] == "callee_hung_up"
-    types = [e["type"] for e in await transfer_events(tenant, call_id)]
+    assert call["ended_reason"] == "callee_hung_up"
+    types = [e["event_type"] for e in await transfer_events(tenant, call_id)]
     assert types[-2:] == ["transfer.attempt.caller_hung_up", "transfer.caller_hung_up"]
 
 
@@ -407,7 +409,7 @@ async def test_the_agent_warm_transfers_an_inbound_caller_with_its_tool(
     assert placed.status_code == 201, placed.text
 
     async def the_call() -> dict | None:
-        calls = (await tenant.http.get("/v1/calls")).json()["data"]
+        calls = (await tenant.http.get("/v1/calls")).json()["calls"]
         return calls[0] if calls and calls[0]["status"] == "in-progress" else None
 
     call_id = (await eventually(the_call, 20))["id"]
@@ -421,7 +423,7 @@ async def test_the_agent_warm_transfers_an_inbound_caller_with_its_tool(
         started = await agent.post(path, json={"label": "Front desk", "reason": "billing"})
         assert started.status_code == 200, started.text
     transfer = started.json()
-    assert (transfer["type"], transfer["requestedBy"]) == ("warm", "agent")
+    assert (transfer["kind"], transfer["requested_by"]) == ("warm", "agent")
     done = await transfer_state(tenant, call_id, transfer["id"], "completed")
     assert [a["to"] for a in done["attempts"]] == [FRONT_DESK]  # the one asked for, first
     assert sorted(room_members(simulator, call_id).values()) == sorted([CALLER, FRONT_DESK])
@@ -442,9 +444,9 @@ async def test_the_agent_blind_transfers_with_its_tool(
     async with api.client(agent_token(simulator, call_id)) as agent:
         done = await agent.post(f"/v1/agent/calls/{call_id}/transfer", json={})
     assert done.status_code == 200, done.text
-    assert (done.json()["type"], done.json()["state"]) == ("blind", "completed")
+    assert (done.json()["kind"], done.json()["state"]) == ("blind", "completed")
     call = await call_when(tenant, call_id, "ended")
-    assert call["endedReason"] == "transferred"
+    assert call["ended_reason"] == "transferred"
 
 
 async def test_an_agent_without_the_tool_cannot_transfer(
@@ -482,7 +484,7 @@ async def test_a_cancel_while_ringing_stops_before_anyone_answers(
     cancelled = await tenant.http.post(f"/v1/calls/{call_id}/transfers/{transfer['id']}/cancel")
     assert cancelled.status_code == 200, cancelled.text
     assert cancelled.json()["state"] == "cancelled"
-    assert [(a["outcome"], a["answeredAt"]) for a in cancelled.json()["attempts"]] == [
+    assert [(a["outcome"], a["answered_at"]) for a in cancelled.json()["attempts"]] == [
         ("cancelled", None)
     ]
     ringing = next(leg for leg in simulator.world.legs.values() if leg.to_number == FRONT_DESK)

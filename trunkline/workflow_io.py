@@ -213,6 +213,10 @@ class BlindTransferRequest(BaseModel):
     ringing_timeout_seconds: float
     requested_by: Literal["api", "agent"]
     request: dict[str, Any]
+    participant_identity: str | None = None
+    """Who is transferred; by default the caller's phone leg."""
+    play_dialtone: bool = False
+    headers: dict[str, str] = {}
 
 
 class WarmTransferPlan(BaseModel):
@@ -326,6 +330,8 @@ class AgentNotice(BaseModel):
 
 class CancelTransfer(BaseModel):
     try_next: bool = False
+    reason: str | None = None
+    """Kept as the cancelled attempt's detail."""
 
 
 class ScreeningReport(BaseModel):

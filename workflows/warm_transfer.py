@@ -124,7 +124,7 @@ class WarmTransferWorkflow:
     async def cancel(self, request: CancelTransfer) -> TransferView:
         """Hang up the current destination, then try the next one or stop."""
         attempt = self._attempt
-        self._decision = ("next" if request.try_next else "cancel", None)
+        self._decision = ("next" if request.try_next else "cancel", request.reason)
         await workflow.wait_condition(
             lambda: self._end_reported or self._recorded_attempt > attempt
         )
@@ -276,7 +276,8 @@ class WarmTransferWorkflow:
         kind, reason = self._decision or ("cancel", None)
         if kind == "decline":
             return "declined", None, reason or "declined when screened"
-        return "cancelled", None, "tried the next destination" if kind == "next" else None
+        tried_next = "tried the next destination" if kind == "next" else None
+        return "cancelled", None, reason or tried_next
 
     def _begin_screening(self) -> None:
         """Take decisions and verdicts from the moment the recipient answers, before the state

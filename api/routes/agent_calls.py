@@ -16,10 +16,10 @@ from api.schemas.calls import AgentHangup, AmdReport, TranscriptAppend
 from api.schemas.transfers import (
     AgentTransferBody,
     BlindTransferBody,
+    CallTransferOut,
     DeclineBody,
     MessageBody,
     MessageOut,
-    TransferOut,
     VoicemailVerdict,
     WarmTransferBody,
 )
@@ -110,7 +110,7 @@ async def report_amd(
 
 
 @router.post("/end")
-async def end_call(
+async def agent_ends_call(
     body: AgentHangup, call: AgentCall, session: DbSession, temporal: Temporal
 ) -> CallOut:
     """The agent ends the conversation; answers once the call has ended."""
@@ -136,7 +136,7 @@ async def transfer_call(
     session: DbSession,
     settings: AppSettings,
     temporal: Temporal,
-) -> TransferOut:
+) -> CallTransferOut:
     """The built-in `transfer_call` tool: blind or warm, as the tool is configured."""
     tool = _transfer_tool(call)
     destinations = tool_destinations(tool, body.to, body.label)
@@ -166,7 +166,7 @@ async def _screening_update(
     transfer_id: str,
     update: object,
     report: ScreeningReport,
-) -> TransferOut:
+) -> CallTransferOut:
     """Run a screening agent's report on the attempt its token names (the call's agent: any)."""
     call, scope = grant
     transfer = await owned_transfer(session, call, transfer_id, warm=True)
@@ -182,7 +182,7 @@ async def _screening_update(
 @router.post("/transfers/{transfer_id}/complete", responses=error_responses(403, 404, 503))
 async def screening_complete(
     transfer_id: str, grant: Grant, session: DbSession, temporal: Temporal
-) -> TransferOut:
+) -> CallTransferOut:
     """The screening agent: the recipient accepts; bridge them with the caller."""
     return await _screening_update(
         grant, session, temporal, transfer_id, WarmTransferWorkflow.complete, ScreeningReport()
@@ -192,7 +192,7 @@ async def screening_complete(
 @router.post("/transfers/{transfer_id}/decline", responses=error_responses(403, 404, 503))
 async def screening_decline(
     transfer_id: str, body: DeclineBody, grant: Grant, session: DbSession, temporal: Temporal
-) -> TransferOut:
+) -> CallTransferOut:
     """The screening agent: the recipient declines; they will not be dialled again."""
     report = ScreeningReport(reason=body.reason)
     return await _screening_update(
@@ -203,7 +203,7 @@ async def screening_decline(
 @router.post("/transfers/{transfer_id}/voicemail", responses=error_responses(403, 404, 503))
 async def screening_voicemail(
     transfer_id: str, body: VoicemailVerdict, grant: Grant, session: DbSession, temporal: Temporal
-) -> TransferOut:
+) -> CallTransferOut:
     """The screening agent's verdict on who answered the consultation leg."""
     report = ScreeningReport(verdict=body.verdict)
     return await _screening_update(

@@ -7,11 +7,12 @@ from api.errors import error_responses
 from api.routes.calls import owned_call
 from api.schemas.transfers import (
     BlindTransferBody,
+    CallTransferOut,
     CancelBody,
+    CompleteBody,
     MessageList,
     MessageOut,
     TransferList,
-    TransferOut,
     WarmTransferBody,
 )
 from api.transfer_control import (
@@ -38,13 +39,13 @@ async def transfer_blind(
     organization: CurrentOrganization,
     session: DbSession,
     temporal: Temporal,
-) -> TransferOut:
+) -> CallTransferOut:
     """SIP REFER the caller to `to`; answers with the true outcome once the target answers,
     refuses or rings out. On failure the caller stays with the agent."""
     call = await owned_call(session, organization.id, call_id)
     request = body.model_dump(mode="json", by_alias=True)
     transfer_id = await blind_transfer(
-        temporal, call, body.to, body.ringing_timeout, request, "api"
+        temporal, call, body.to, body.ringing_timeout, request, "api", body
     )
     return await transfer_out(session, await owned_transfer(session, call, transfer_id))
 
@@ -57,7 +58,7 @@ async def transfer_warm(
     session: DbSession,
     settings: AppSettings,
     temporal: Temporal,
-) -> TransferOut:
+) -> CallTransferOut:
     """Screen each destination on a consultation leg, in order, before bridging the caller."""
     call = await owned_call(session, organization.id, call_id)
     transfer_id = await warm_transfer(session, temporal, settings, call, body, "api")
@@ -70,13 +71,13 @@ async def list_transfers(
 ) -> TransferList:
     call = await owned_call(session, organization.id, call_id)
     rows = await transfers.transfers_of_call(session, call.id)
-    return TransferList(data=[await transfer_out(session, row) for row in rows])
+    return TransferList(transfers=[await transfer_out(session, row) for row in rows])
 
 
 @router.get("/transfers/{transfer_id}")
 async def get_transfer(
     call_id: str, transfer_id: str, organization: CurrentOrganization, session: DbSession
-) -> TransferOut:
+) -> CallTransferOut:
     """State, current destination, and every attempt with its outcome and SIP code."""
     call = await owned_call(session, organization.id, call_id)
     return await transfer_out(session, await owned_transfer(session, call, transfer_id))
@@ -89,7 +90,8 @@ async def complete_transfer(
     organization: CurrentOrganization,
     session: DbSession,
     temporal: Temporal,
-) -> TransferOut:
+    body: CompleteBody | None = None,
+) -> CallTransferOut:
     """Bridge the screened recipient with the caller; answers once they are together."""
     call = await owned_call(session, organization.id, call_id)
     transfer = await owned_transfer(session, call, transfer_id, warm=True)
@@ -107,7 +109,7 @@ async def cancel_transfer(
     session: DbSession,
     temporal: Temporal,
     body: CancelBody | None = None,
-) -> TransferOut:
+) -> CallTransferOut:
     """Hang up the current destination; `tryNext` goes on down the list, else the caller
     returns to the agent."""
     call = await owned_call(session, organization.id, call_id)
@@ -116,9 +118,15 @@ async def cancel_transfer(
         temporal,
         f"transfer-{transfer.id}",
         WarmTransferWorkflow.cancel,
-        CancelTransfer(try_next=body.try_next if body else False),
+        _cancel_order(body or CancelBody()),
     )
     return await transfer_out(session, transfer)
+
+
+def _cancel_order(body: CancelBody) -> CancelTransfer:
+    """What the warm transfer is told; voicemail heard by the caller's side is its reason."""
+    reason = body.reason or ("voicemail detected" if body.voicemail_detected else None)
+    return CancelTransfer(try_next=body.try_next, reason=reason)
 
 
 @router.get("/messages")
@@ -128,7 +136,7 @@ async def list_messages(
     """Messages the agent took during the call (e.g. when no transfer destination answered)."""
     call = await owned_call(session, organization.id, call_id)
     rows = await transfers.messages_of(session, call.id)
-    return MessageList(data=[message_out(row) for row in rows])
+    return MessageList(messages=[message_out(row) for row in rows])
 
 
 def message_out(row: CallMessage) -> MessageOut:

@@ -71,6 +71,20 @@ class DialRequest(BaseModel):
     play_dialtone: bool = False
 
 
+def room_join_token(
+    api_key: str, api_secret: str, room_name: str, identity: str, name: str, ttl: timedelta
+) -> str:
+    """A token that lets one participant join `room_name` (publish and subscribe) for `ttl`."""
+    grants = api.VideoGrants(room_join=True, room=room_name)
+    token = api.AccessToken(api_key, api_secret).with_identity(identity).with_name(name)
+    return token.with_grants(grants).with_ttl(ttl).to_jwt()
+
+
+def websocket_url(url: str) -> str:
+    """The address a LiveKit client connects to, from the server API's http(s) one."""
+    return url.replace("https://", "wss://", 1).replace("http://", "ws://", 1)
+
+
 def dial_timeout(ringing_timeout: timedelta) -> timedelta:
     """How long a dial or transfer request may take: ringing plus the client's margin."""
     return ringing_timeout + RINGING_TIMEOUT_MARGIN
@@ -226,6 +240,7 @@ class LiveKitAdapter:
         to: str,
         ringing_timeout: timedelta,
         headers: dict[str, str] | None = None,
+        play_dialtone: bool = False,
     ) -> str:
         """SIP REFER the participant to `to`; returns the transfer id, raises `CallFailed`."""
         request = api.TransferSIPParticipantRequest(
@@ -233,6 +248,7 @@ class LiveKitAdapter:
             participant_identity=identity,
             transfer_to=to,
             headers=headers or {},
+            play_dialtone=play_dialtone,
             ringing_timeout=_duration(ringing_timeout),
         )
         what = f"transfer {identity} to {to}"
