@@ -64,10 +64,10 @@ async def test_a_callback_asked_for_in_a_call_rings_at_that_time(
 
     async def scheduled() -> dict | None:
         report = (await tenant.http.get(f"/v1/calls/{first}/report")).json()
-        return report["scheduledCallback"]
+        return report.get("scheduled_callback")
 
     callback = await eventually(scheduled, 30)
-    ended_local = datetime.fromisoformat(ended["endedAt"]).astimezone(NEW_YORK)
+    ended_local = datetime.fromisoformat(ended["ended_at"]).astimezone(NEW_YORK)
     expected = datetime.combine(
         ended_local.date() + timedelta(days=1), datetime.min.time().replace(hour=15), NEW_YORK
     )
@@ -76,16 +76,16 @@ async def test_a_callback_asked_for_in_a_call_rings_at_that_time(
     assert report["outcome"] == "callback_requested"
 
     script(simulator, answer_after_seconds=0, hangup_after_seconds=0.5)
-    assert (await callback_when(tenant, callback["id"], "scheduled"))["placedCallId"] is None
+    assert (await callback_when(tenant, callback["id"], "scheduled"))["created_session_id"] is None
     await time_skipping_temporal.sleep(expected - datetime.now(UTC) + timedelta(minutes=1))
-    placed = await callback_when(tenant, callback["id"], "placed")
-    second = placed["placedCallId"]
+    placed = await callback_when(tenant, callback["id"], "dispatched")
+    second = placed["created_session_id"]
     started = (
         await time_skipping_temporal.client.get_workflow_handle(f"call-{second}").describe()
     ).start_time
     assert expected <= started < expected + timedelta(minutes=1)
     call = (await tenant.http.get(f"/v1/calls/{second}")).json()
-    assert (call["to"], call["from"], call["agentId"]) == (CALLEE, OUR_NUMBER, line.agent_id)
+    assert (call["to"], call["from"], call["agent_id"]) == (CALLEE, OUR_NUMBER, line.agent_id)
     assert call["metadata"]["callbackForCallId"] == first
     dials = [r for r in simulator.requests["livekit"] if r["method"] == "CreateSIPParticipant"]
     assert [d["request"]["sipCallTo"] for d in dials] == [CALLEE, CALLEE]
@@ -102,7 +102,7 @@ async def test_a_callback_is_cancelled_when_the_number_calls_in(
     )
     assert created.status_code == 201, created.text
     callback = created.json()
-    assert (callback["status"], callback["from"], callback["source"]) == (
+    assert (callback["status"], callback["from_number"], callback["source"]) == (
         "scheduled",
         OUR_NUMBER,
         "api",
@@ -113,8 +113,8 @@ async def test_a_callback_is_cancelled_when_the_number_calls_in(
             json={"from": CALLER, "to": OUR_NUMBER, "caller": {"hangupAfterSeconds": 0.5}},
         )
     cancelled = await callback_when(tenant, callback["id"], "cancelled")
-    assert cancelled["statusReason"] == "caller_called_in"
-    listed = (await tenant.http.get("/v1/callbacks?status=cancelled")).json()["data"]
+    assert cancelled["status_reason"] == "caller_called_in"
+    listed = (await tenant.http.get("/v1/callbacks?status=cancelled")).json()["callbacks"]
     assert [c["id"] for c in listed] == [callback["id"]]
 
 
@@ -134,7 +134,7 @@ async def test_far_future_times_are_refused_before_anything_is_written(
     listed = await tenant.http.get("/v1/calls", params={"createdAfter": overflowing})
     assert listed.status_code == 422
     assert listed.json()["details"][0]["field"] == "createdAfter"
-    assert (await tenant.http.get("/v1/callbacks")).json()["data"] == []
+    assert (await tenant.http.get("/v1/callbacks")).json()["callbacks"] == []
 
 
 @pytest.mark.usefixtures("worker")
@@ -155,15 +155,19 @@ async def test_callbacks_through_the_api(
     # 23:30 UTC is 18:30 in New York, inside the window; 03:00 UTC is 22:00, so it waits
     june = next_june()
     late = await tenant.http.post("/v1/callbacks", json={**body, "at": f"{june}-06-03T03:00:00Z"})
-    assert late.json()["at"] == f"{june}-06-03T13:00:00Z"  # 09:00 EDT, when the window opens
+    assert (
+        late.json()["scheduled_at"] == f"{june}-06-03T13:00:00Z"
+    )  # 09:00 EDT, when the window opens
     created = late.json()
-    assert created["requestedAt"] == f"{june}-06-03T03:00:00Z"
+    assert created["requested_at"] == f"{june}-06-03T03:00:00Z"
     assert (await tenant.http.get(f"/v1/callbacks/{created['id']}")).json() == created
     in_new_york = await tenant.http.post(
         "/v1/callbacks", json={**body, "at": f"{june}-06-02T19:30:00-04:00"}
     )
     assert (
-        in_new_york.json()["requestedAt"] == in_new_york.json()["at"] == f"{june}-06-02T23:30:00Z"
+        in_new_york.json()["requested_at"]
+        == in_new_york.json()["scheduled_at"]
+        == f"{june}-06-02T23:30:00Z"
     )
     assert (await other_tenant.http.get(f"/v1/callbacks/{created['id']}")).status_code == 404
     assert (await other_tenant.http.delete(f"/v1/callbacks/{created['id']}")).status_code == 404

@@ -165,11 +165,15 @@ async def list_callbacks(
     organization_id: str,
     limit: int,
     cursor: str | None,
+    *,
     status: str | None = None,
+    source_call_id: str | None = None,
 ) -> PageOf[ScheduledCallback]:
     statement = select(ScheduledCallback).where(
         ScheduledCallback.organization_id == organization_id
     )
     if status:
         statement = statement.where(ScheduledCallback.status == status)
+    if source_call_id:
+        statement = statement.where(ScheduledCallback.source_call_id == source_call_id)
     return await paginate(session, statement, ScheduledCallback.id, limit, cursor)

@@ -105,6 +105,12 @@ async def wake_cancelled_callback(client: Client, callback_id: str) -> None:
         await client.get_workflow_handle(f"callback-{callback_id}").signal("cancel")
 
 
+async def dispatch_callback_now(client: Client, callback_id: str) -> None:
+    """Wake a scheduled callback's workflow to place its call now (its row is still
+    `scheduled`, so the call is placed unless a cancel gets there first)."""
+    await client.get_workflow_handle(f"callback-{callback_id}").signal("dispatch")
+
+
 async def start_webhook_lane(
     client: Client, task_queue: str, lane: LaneInput, *, wake: bool = False
 ) -> None:

@@ -1,7 +1,8 @@
 """CallbackWorkflow: sleep until a scheduled callback is due, then place the call.
 
-Cancelling (the API, or the same number calling in) marks the row and signals `cancel`; the
-row decides, so a cancel that races the wake-up either stops the call or finds it placed.
+Cancelling (the API, or the same number calling in) marks the row and signals `cancel`; a
+dispatch signals `dispatch` to place the call now. Either way the row decides, so a cancel that
+races the wake-up either stops the call or finds it placed.
 """
 
 import contextlib
@@ -22,12 +23,17 @@ _RETRY = RetryPolicy(initial_interval=timedelta(seconds=1), maximum_interval=tim
 class CallbackWorkflow:
     @workflow.init
     def __init__(self, request: CallbackInput) -> None:
-        self._cancelled = False
+        self._woken = False
 
     @workflow.signal
     def cancel(self) -> None:
         """The callback was cancelled (its row says so already): stop waiting."""
-        self._cancelled = True
+        self._woken = True
+
+    @workflow.signal
+    def dispatch(self) -> None:
+        """Place the call now rather than at its time."""
+        self._woken = True
 
     @workflow.run
     async def run(self, request: CallbackInput) -> CallbackResult:
@@ -42,7 +48,7 @@ class CallbackWorkflow:
             delay = plan.fire_at - workflow.now()
             if delay > timedelta(0):
                 with contextlib.suppress(TimeoutError):
-                    await workflow.wait_condition(lambda: self._cancelled, timeout=delay)
+                    await workflow.wait_condition(lambda: self._woken, timeout=delay)
         return await workflow.execute_activity_method(
             CallbackActivities.place,
             request,

@@ -1,44 +1,65 @@
-"""`/v1/callbacks`: calls to place later (a `CallbackWorkflow` each), listed and cancellable."""
+"""`/v1/callbacks`: calls to place later (a `CallbackWorkflow` each), listed, cancellable, and
+dispatched early."""
 
 from datetime import timedelta
 from typing import Annotated
 
 from fastapi import APIRouter, Query
+from temporalio.service import RPCError
 
 from api.deps import AppSettings, CurrentOrganization, DbSession, Temporal
 from api.errors import ApiError, error_responses, find_owned, invalid_field
-from api.schemas.common import PageCursor, PageLimit
-from api.schemas.reports import (
+from api.pagination import ArrayLimit
+from api.schemas.callbacks import (
+    CallbackCancel,
     CallbackCreate,
+    CallbackStatus,
+    ScheduledCallbackList,
     ScheduledCallbackOut,
-    ScheduledCallbackPage,
 )
+from api.schemas.common import PageCursor
 from trunkline import callbacks
 from trunkline.agents import get_agent
 from trunkline.calls import CallRequestError, resolve_caller_id
 from trunkline.models import ScheduledCallback, utcnow
-from trunkline.workflow_starts import start_callback, wake_cancelled_callback
+from trunkline.workflow_starts import dispatch_callback_now, start_callback, wake_cancelled_callback
 
 router = APIRouter(prefix="/v1/callbacks", tags=["callbacks"], responses=error_responses(401, 422))
 
 PAST_TOLERANCE = timedelta(minutes=1)
 
 
-def callback_out(row: ScheduledCallback) -> ScheduledCallbackOut:
+_SDK_STATUS: dict[str, CallbackStatus] = {"placed": "dispatched"}
+_OUR_STATUS = {"dispatched": "placed", "placed": "placed"}
+"""Our `placed` is the SDK's `dispatched`; both names filter the list."""
+
+
+def callback_out(row: ScheduledCallback, *, dispatching: bool = False) -> ScheduledCallbackOut:
+    """The SDK's `ScheduledCallback`; `dispatching` while a dispatch order is on its way."""
+    status = _SDK_STATUS.get(row.status, row.status)
+    if dispatching and row.status == "scheduled":
+        status = "dispatching"
+    moved_at = row.updated_at if row.status != "scheduled" else None
     return ScheduledCallbackOut(
         id=row.id,
-        to=row.to_number,
-        from_=row.from_number,
+        organization_id=row.organization_id,
         agent_id=row.agent_id,
-        requested_at=row.requested_at,
-        at=row.fire_at,
-        status=row.status,
+        to_number=row.to_number,
+        from_number=row.from_number,
+        status=status,  # type: ignore[arg-type]
         status_reason=row.status_reason,
-        source=row.source,
-        source_call_id=row.source_call_id,
-        placed_call_id=row.placed_call_id,
+        failure_cause=row.status_reason if row.status == "failed" else None,
+        source=row.source,  # type: ignore[arg-type]
+        source_session_id=row.source_call_id,
+        created_session_id=row.placed_call_id,
+        requested_at=row.requested_at,
+        scheduled_at=row.fire_at,
+        attempted_at=moved_at if row.status in ("placed", "failed") else None,
+        dispatched_at=moved_at if row.status == "placed" else None,
+        cancelled_at=moved_at if row.status == "cancelled" else None,
         metadata=row.call_metadata,
         created_at=row.created_at,
+        updated_at=row.updated_at,
     )
 
 
@@ -83,12 +104,25 @@ async def schedule_callback(
 async def list_callbacks(
     organization: CurrentOrganization,
     session: DbSession,
-    limit: PageLimit = 20,
+    limit: ArrayLimit = 1000,
     cursor: PageCursor = None,
-    status: Annotated[str | None, Query(pattern="^(scheduled|placed|cancelled|failed)$")] = None,
-) -> ScheduledCallbackPage:
-    page = await callbacks.list_callbacks(session, organization.id, limit, cursor, status)
-    return ScheduledCallbackPage.of(page.rows, page.next_cursor, callback_out)
+    status: Annotated[
+        str | None, Query(pattern="^(scheduled|dispatching|dispatched|placed|cancelled|failed)$")
+    ] = None,
+    source_session_id: Annotated[str | None, Query(max_length=64)] = None,
+) -> ScheduledCallbackList:
+    """Newest first; `status` and `source_session_id` (the call that asked for it) filter."""
+    page = await callbacks.list_callbacks(
+        session,
+        organization.id,
+        limit,
+        cursor,
+        status=_OUR_STATUS.get(status or "", status),
+        source_call_id=source_session_id,
+    )
+    return ScheduledCallbackList(
+        callbacks=[callback_out(row) for row in page.rows], next_cursor=page.next_cursor
+    )
 
 
 async def _owned(session: DbSession, organization_id: str, callback_id: str) -> ScheduledCallback:
@@ -106,15 +140,53 @@ async def get_callback(
     return callback_out(await _owned(session, organization.id, callback_id))
 
 
-@router.delete("/{callback_id}", responses=error_responses(404, 409))
+@router.post("/{callback_id}/cancel", responses=error_responses(404, 409))
 async def cancel_callback(
-    callback_id: str, organization: CurrentOrganization, session: DbSession, temporal: Temporal
+    callback_id: str,
+    organization: CurrentOrganization,
+    session: DbSession,
+    temporal: Temporal,
+    body: CallbackCancel | None = None,
 ) -> ScheduledCallbackOut:
-    """Cancel a callback that has not rung yet."""
+    """Cancel a callback that has not rung yet; `reason` is kept as its `status_reason`."""
     row = await _owned(session, organization.id, callback_id)
-    if not await callbacks.set_status(session, row.id, "cancelled", "api"):
-        await session.refresh(row)
-        raise ApiError(409, "callback_not_scheduled", f"callback {row.id} is {row.status}")
+    reason = body.reason if body else "api"
+    await _move_on(session, row, "cancelled", reason)
     await wake_cancelled_callback(temporal, row.id)
     await session.refresh(row)
     return callback_out(row)
+
+
+@router.delete("/{callback_id}", responses=error_responses(404, 409), include_in_schema=False)
+async def delete_callback(
+    callback_id: str, organization: CurrentOrganization, session: DbSession, temporal: Temporal
+) -> ScheduledCallbackOut:
+    """The first form of cancelling, kept for clients that use it."""
+    return await cancel_callback(callback_id, organization, session, temporal)
+
+
+@router.post("/{callback_id}/dispatch", responses=error_responses(404, 409, 503))
+async def dispatch_callback(
+    callback_id: str, organization: CurrentOrganization, session: DbSession, temporal: Temporal
+) -> ScheduledCallbackOut:
+    """Place the callback's call now instead of at its time (`dispatching` until it is)."""
+    row = await _owned(session, organization.id, callback_id)
+    if row.status != "scheduled":
+        raise _not_scheduled(row)
+    try:
+        await dispatch_callback_now(temporal, row.id)
+    except RPCError as exc:
+        raise ApiError(503, "temporarily_unavailable", str(exc)) from exc
+    await session.refresh(row)
+    return callback_out(row, dispatching=True)
+
+
+async def _move_on(session: DbSession, row: ScheduledCallback, status: str, reason: str) -> None:
+    if not await callbacks.set_status(session, row.id, status, reason):
+        await session.refresh(row)
+        raise _not_scheduled(row)
+
+
+def _not_scheduled(row: ScheduledCallback) -> ApiError:
+    status = _SDK_STATUS.get(row.status, row.status)
+    return ApiError(409, "callback_not_scheduled", f"callback {row.id} is {status}")
