@@ -1,6 +1,8 @@
 """Workflow updates from the API: the workflow validates, refusals become 409s with a code."""
 
 import asyncio
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from typing import Any
 
 from temporalio.client import (
@@ -8,6 +10,7 @@ from temporalio.client import (
     WorkflowFailureError,
     WorkflowHandle,
     WorkflowUpdateFailedError,
+    WorkflowUpdateStage,
 )
 from temporalio.exceptions import ApplicationError
 from temporalio.service import RPCError, RPCStatusCode
@@ -29,17 +32,32 @@ _CONFLICT_CODES = {
 
 async def run_update(client: Client, workflow_id: str, update: Any, argument: Any = None) -> Any:
     """Execute an update; a refusal or a finished workflow is a 409, Temporal down a 503."""
+    handle = client.get_workflow_handle(workflow_id)
+    arguments = () if argument is None else (argument,)
+    async with _refusals_as_conflicts(handle, workflow_id):
+        return await handle.execute_update(update, *arguments)
+
+
+async def request_update(client: Client, workflow_id: str, update: Any, argument: Any) -> None:
+    """Have the workflow accept an update, without waiting for its result; refusals as in
+    `run_update`."""
+    handle = client.get_workflow_handle(workflow_id)
+    async with _refusals_as_conflicts(handle, workflow_id):
+        await handle.start_update(update, argument, wait_for_stage=WorkflowUpdateStage.ACCEPTED)
+
+
+@asynccontextmanager
+async def _refusals_as_conflicts(
+    handle: WorkflowHandle[Any, Any], workflow_id: str
+) -> AsyncIterator[None]:
     kind, _, resource_id = workflow_id.partition("-")
     finished, ended = (
         ("call_ended", f"call {resource_id} has already ended")
         if kind == "call"
         else ("transfer_not_active", f"transfer {resource_id} has already finished")
     )
-    handle = client.get_workflow_handle(workflow_id)
     try:
-        if argument is None:
-            return await handle.execute_update(update)
-        return await handle.execute_update(update, argument)
+        yield
     except WorkflowUpdateFailedError as exc:
         cause = exc.cause
         kind = cause.type if isinstance(cause, ApplicationError) else None

@@ -68,7 +68,7 @@ async def call_when(tenant: Tenant, session_id: str, *statuses: str, within: flo
 
 
 async def events(tenant: Tenant, session_id: str) -> list[dict]:
-    return (await tenant.http.get(f"/v1/calls/{session_id}/events")).json()["data"]
+    return (await tenant.http.get(f"/v1/calls/{session_id}/events")).json()["events"]
 
 
 def script(simulator: Simulator, number: str = CALLEE, **far_end: Any) -> None:

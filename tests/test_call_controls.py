@@ -34,7 +34,7 @@ async def test_hang_up_through_the_api(
     await call_when(tenant, session["sessionId"], "in-progress")
     response = await tenant.http.post(f"/v1/calls/{session['sessionId']}/hangup")
     assert response.status_code == 200, response.text
-    assert (response.json()["status"], response.json()["endedReason"]) == ("ended", "api")
+    assert (response.json()["status"], response.json()["ended_reason"]) == ("ended", "api")
     again = await tenant.http.post(f"/v1/calls/{session['sessionId']}/hangup")
     assert again.status_code == 409 and again.json()["code"] == "call_ended", again.text
     assert f"call-{session['sessionId']}" not in again.json()["error"]  # no workflow ids
@@ -63,7 +63,9 @@ async def test_every_provider_event_reaches_the_call_events_once(
 
     async def all_recorded() -> list[dict] | None:
         recorded = await events(tenant, call_id)
-        kinds = Counter((e["source"], e["type"]) for e in recorded if e["source"] in sent_by)
+        kinds = Counter(
+            (e["provider"], e["event_type"]) for e in recorded if e["provider"] in sent_by
+        )
         return recorded if kinds == sent else None
 
     recorded = await eventually(all_recorded, 30)
@@ -98,9 +100,9 @@ async def test_agent_endpoints_need_the_calls_own_token(
         verdict = await agent.post(f"{path}/amd", json={"verdict": "human"})
         assert verdict.status_code == 200
         ended = await agent.post(f"{path}/end", json={"reason": "goodbye"})
-        assert (ended.json()["status"], ended.json()["endedReason"]) == ("ended", "goodbye")
+        assert (ended.json()["status"], ended.json()["ended_reason"]) == ("ended", "goodbye")
         assert (await agent.post(f"{path}/end", json={})).status_code == 409
-    types = [e["type"] for e in await events(tenant, first["sessionId"])]
+    types = [e["event_type"] for e in await events(tenant, first["sessionId"])]
     assert "amd.human.ignored" in types  # recorded; AMD was not asked for
 
 
@@ -115,7 +117,7 @@ async def test_the_agents_machine_verdict_ends_the_call(
     async with api.client(token) as agent:
         await agent.post(f"/v1/agent/calls/{session['sessionId']}/amd", json={"verdict": "machine"})
     call = await call_when(tenant, session["sessionId"], "failed")
-    assert call["failureCause"] == "machine" and call["answeredByMachine"] is True
+    assert call["failure_cause"] == "machine" and call["answered_by_machine"] is True
 
 
 async def test_a_retried_request_with_the_same_key_dials_once(
@@ -133,7 +135,7 @@ async def test_a_retried_request_with_the_same_key_dials_once(
     await call_when(tenant, responses[0].json()["sessionId"], "ended")
     dials = [r for r in simulator.requests["livekit"] if r["method"] == "CreateSIPParticipant"]
     assert len(dials) == 1
-    calls = (await tenant.http.get("/v1/calls")).json()["data"]
+    calls = (await tenant.http.get("/v1/calls")).json()["calls"]
     assert len(calls) == 1
     changed = await tenant.http.post(
         "/v1/sessions/phone", json={**body, "firstMessage": "x"}, headers=headers

@@ -37,12 +37,12 @@ async def test_duplicate_and_out_of_order_webhooks(
     script(simulator, answer_after_seconds=0.2, hangup_after_seconds=0.5)
     session = await place_call(line)
     call = await call_when(tenant, session["sessionId"], "ended", "failed")
-    assert call["status"] == "ended" and call["failureCause"] is None
+    assert call["status"] == "ended" and call["failure_cause"] is None
     await simulator.webhooks.drain()
     recorded = await events(tenant, session["sessionId"])
-    provider_ids = Counter(e["providerEventId"] for e in recorded if e["providerEventId"])
+    provider_ids = Counter(e["provider_event_id"] for e in recorded if e["provider_event_id"])
     assert provider_ids and max(provider_ids.values()) == 1
-    terminal = [e for e in recorded if e["type"] in ("call.ended", "call.failed")]
+    terminal = [e for e in recorded if e["event_type"] in ("call.ended", "call.failed")]
     assert len(terminal) == 1
 
 
@@ -57,8 +57,8 @@ async def test_a_lost_hangup_is_found_by_the_watchdog(
     script(simulator, answer_after_seconds=0, hangup_after_seconds=0.3)
     session = await place_call(line)
     call = await call_when(tenant, session["sessionId"], "ended", "failed", within=30)
-    assert (call["status"], call["endedReason"]) == ("ended", "phone_leg_gone")
-    types = [e["type"] for e in await events(tenant, session["sessionId"])]
+    assert (call["status"], call["ended_reason"]) == ("ended", "phone_leg_gone")
+    types = [e["event_type"] for e in await events(tenant, session["sessionId"])]
     assert "watchdog.phone_gone" in types and "call.hangup" not in types
 
 
@@ -103,7 +103,7 @@ async def test_a_worker_killed_mid_call_and_restarted_finishes_the_call(
         if first.poll() is None:
             first.kill()
     assert call["status"] == "ended"
-    assert call["endedReason"] == "callee_hung_up"  # whether the carrier or LiveKit told us first
+    assert call["ended_reason"] == "callee_hung_up"  # whether the carrier or LiveKit told us first
     dials = [r for r in simulator.requests["livekit"] if r["method"] == "CreateSIPParticipant"]
     assert len(dials) == 1
 
@@ -145,7 +145,7 @@ async def test_a_worker_killed_mid_transfer_and_restarted_finishes_the_transfer(
         call = await call_when(tenant, call_id, "ended", within=30)
     finally:
         await stop_worker_processes(first, second)
-    assert call["endedReason"] == "api"
+    assert call["ended_reason"] == "api"
     dials = [r for r in simulator.requests["livekit"] if r["method"] == "CreateSIPParticipant"]
     assert [d["request"]["sipCallTo"] for d in dials] == ["+12015551234", "+12015557001"]
     attempts = completed.json()["attempts"]
@@ -178,7 +178,7 @@ async def test_a_dial_whose_worker_died_is_never_placed_twice(
         call = await call_when(tenant, session["sessionId"], "ended", "failed", within=60)
     finally:
         await stop_worker_processes(first, second)
-    assert (call["status"], call["failureCause"]) == ("failed", "no-answer")
+    assert (call["status"], call["failure_cause"]) == ("failed", "no-answer")
     dials = [r for r in simulator.requests["livekit"] if r["method"] == "CreateSIPParticipant"]
     assert len(dials) == 1
 
@@ -250,7 +250,7 @@ async def test_a_call_whose_workflow_never_started_fails_instead_of_staying_queu
             "/v1/sessions/phone", json={"to": CALLEE, "agentId": line.agent_id}
         )
         assert response.status_code == 503, response.text
-        [stored] = (await tenant.http.get("/v1/calls")).json()["data"]
+        [stored] = (await tenant.http.get("/v1/calls")).json()["calls"]
         assert stored["status"] == "queued"
         await tenant.aclose()
     later = utcnow() + timedelta(minutes=2)
@@ -261,12 +261,12 @@ async def test_a_call_whose_workflow_never_started_fails_instead_of_staying_queu
         RunningApi(base_url).client(tenant.api_key) as http,
     ):
         call = (await http.get(f"/v1/calls/{stored['id']}")).json()
-        assert (call["status"], call["failureCause"], call["endedReason"]) == (
+        assert (call["status"], call["failure_cause"], call["ended_reason"]) == (
             "failed",
             "not_started",
             "not_started",
         )
         hangup = await http.post(f"/v1/calls/{stored['id']}/hangup")
         assert hangup.status_code == 409 and hangup.json()["code"] == "call_ended"
-        [event] = (await http.get(f"/v1/calls/{stored['id']}/events")).json()["data"]
-        assert (event["type"], event["status"]) == ("call.failed", "failed")
+        [event] = (await http.get(f"/v1/calls/{stored['id']}/events")).json()["events"]
+        assert (event["event_type"], event["status"]) == ("call.failed", "failed")

@@ -170,7 +170,7 @@ async def test_fresh_inbound_callback_and_report_histories_replay(
         )
 
     async def inbound_call() -> str | None:
-        calls = (await tenant.http.get("/v1/calls")).json()["data"]
+        calls = (await tenant.http.get("/v1/calls")).json()["calls"]
         return calls[0]["id"] if calls else None
 
     call_id = await eventually(inbound_call, 20)

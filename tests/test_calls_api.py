@@ -34,7 +34,7 @@ async def test_filters_and_pagination(
 
     async def ids(**params: str) -> list[str]:
         page = (await tenant.http.get("/v1/calls", params=params)).json()
-        return [call["id"] for call in page["data"]]
+        return [call["id"] for call in page["calls"]]
 
     both = [failed["sessionId"], ended["sessionId"]]
     assert await ids() == both
@@ -47,10 +47,10 @@ async def test_filters_and_pagination(
     assert await ids(createdAfter=later) == [] and await ids(createdBefore=later) == both
     first = (await tenant.http.get("/v1/calls", params={"limit": 1})).json()
     second = (
-        await tenant.http.get("/v1/calls", params={"limit": 1, "cursor": first["nextCursor"]})
+        await tenant.http.get("/v1/calls", params={"limit": 1, "cursor": first["next_cursor"]})
     ).json()
-    assert [c["id"] for c in first["data"] + second["data"]] == both
-    assert second["hasMore"] is False
+    assert [c["id"] for c in first["calls"] + second["calls"]] == both
+    assert second["has_more"] is False
     for bad_filter in ({"phoneNumber": "555"}, {"status": "bogus"}, {"direction": "sideways"}):
         bad = await tenant.http.get("/v1/calls", params=bad_filter)
         assert bad.status_code == 422, bad_filter
@@ -75,8 +75,8 @@ async def test_events_page_in_order(
         page = (
             await tenant.http.get(f"/v1/calls/{session['sessionId']}/events", params=params)
         ).json()
-        walked += page["data"]
-        cursor = page["nextCursor"]
+        walked += page["events"]
+        cursor = page["next_cursor"]
         if not cursor:
             break
     assert [e["id"] for e in walked] == [e["id"] for e in everything]

@@ -40,7 +40,7 @@ async def dial_in(settings: Settings, to: str = OUR_NUMBER, **call: Any) -> str:
 
 async def the_call(tenant: Tenant) -> dict:
     async def listed() -> dict | None:
-        calls = (await tenant.http.get("/v1/calls")).json()["data"]
+        calls = (await tenant.http.get("/v1/calls")).json()["calls"]
         return calls[0] if calls else None
 
     return await eventually(listed)
@@ -52,24 +52,24 @@ async def test_an_inbound_call_reaches_the_agent(
     await set_up_line(tenant, receiver)
     control_id = await dial_in(settings)
     call = await call_when(tenant, (await the_call(tenant))["id"], "ended", "failed")
-    assert (call["status"], call["direction"], call["endedReason"]) == (
+    assert (call["status"], call["direction"], call["ended_reason"]) == (
         "ended",
         "inbound",
         "caller_hung_up",
     )
-    assert (call["from"], call["to"], call["callControlId"]) == (CALLER, OUR_NUMBER, control_id)
-    assert call["configSources"]["systemPrompt"] == "agent"
+    assert (call["from"], call["to"], call["call_control_id"]) == (CALLER, OUR_NUMBER, control_id)
+    assert call["config_sources"]["systemPrompt"] == "agent"
     assert call["metadata"] == {"forwardedFromNumber": None}
     statuses = [e["status"] for e in await events(tenant, call["id"])]
     assert statuses[0] == "queued" and "in-progress" in statuses and statuses[-1] == "ended"
     [leg] = [leg for leg in simulator.world.legs.values() if leg.call_control_id == control_id]
-    assert leg.custom_headers == {} and leg.room == call["roomName"]
+    assert leg.custom_headers == {} and leg.room == call["room_name"]
     [dispatch] = simulator.world.dispatches.values()
     assert json.loads(dispatch.metadata)["direction"] == "inbound"
     commands = [r["path"].rsplit("/", 1)[1] for r in simulator.requests["telnyx"]]
     assert commands[:2] == ["answer", "transfer"]
     transfer = simulator.requests["telnyx"][1]["body"]
-    assert transfer["to"] == f"sip:{call['roomName']}@{settings.livekit_sip_host}"
+    assert transfer["to"] == f"sip:{call['room_name']}@{settings.livekit_sip_host}"
     assert transfer["custom_headers"] == [{"name": "X-Trunkline-Session-Id", "value": call["id"]}]
 
 
@@ -88,8 +88,8 @@ async def test_a_template_only_number(
     assert imported.status_code == 201
     await dial_in(settings)
     call = await call_when(tenant, (await the_call(tenant))["id"], "ended", "failed")
-    assert call["agentId"] is None
-    assert call["pipelineConfig"] == {
+    assert call["agent_id"] is None
+    assert call["pipeline_config"] == {
         "firstMessage": f"Template greeting for {CALLER}",
         "systemPrompt": "Template prompt",
     }
@@ -99,7 +99,7 @@ async def test_a_template_only_number(
         "dialedNumber": OUR_NUMBER,
         "forwardedFromNumber": None,
     }
-    assert call["configSources"]["firstMessage"] == "template"
+    assert call["config_sources"]["firstMessage"] == "template"
 
 
 async def test_the_agent_wins_and_the_template_fills_gaps(
@@ -108,11 +108,11 @@ async def test_the_agent_wins_and_the_template_fills_gaps(
     await set_up_line(tenant, receiver, dispatchMetadataTemplate=TEMPLATE)
     await dial_in(settings)
     call = await call_when(tenant, (await the_call(tenant))["id"], "ended", "failed")
-    assert call["pipelineConfig"]["systemPrompt"] == "You are the front desk."
-    assert call["pipelineConfig"]["firstMessage"] == "Hi from the agent."
-    assert call["configSources"]["systemPrompt"] == "agent"
+    assert call["pipeline_config"]["systemPrompt"] == "You are the front desk."
+    assert call["pipeline_config"]["firstMessage"] == "Hi from the agent."
+    assert call["config_sources"]["systemPrompt"] == "agent"
     assert call["metadata"]["tenant"] == "acme"
-    assert call["configSources"]["metadata.tenant"] == "template"
+    assert call["config_sources"]["metadata.tenant"] == "template"
 
 
 @pytest.mark.parametrize(
@@ -164,7 +164,7 @@ async def test_forwarded_calls_name_where_they_came_from(
     payload = json.loads(pre_call.body)
     assert payload["forwarded_from_number"] == "+15557654321"
     assert payload["direction"] == "inbound" and payload["dialed_number"] == OUR_NUMBER
-    assert payload["call_control_id"] == call["callControlId"]
+    assert payload["call_control_id"] == call["call_control_id"]
 
 
 async def test_a_number_that_refuses_inbound_rejects_at_the_carrier(
@@ -176,7 +176,7 @@ async def test_a_number_that_refuses_inbound_rejects_at_the_carrier(
     )
     control_id = await dial_in(settings)
     call = await call_when(tenant, (await the_call(tenant))["id"], "failed")
-    assert (call["failureCause"], call["endedReason"]) == (
+    assert (call["failure_cause"], call["ended_reason"]) == (
         "rejected",
         "number does not take inbound calls",
     )
@@ -198,7 +198,7 @@ async def test_an_unknown_number_is_rejected_and_recorded(
         )
         [event] = (await session.exec(statement)).all()
     assert event.disposition == "rejected: unknown number"
-    assert (await tenant.http.get("/v1/calls")).json()["data"] == []
+    assert (await tenant.http.get("/v1/calls")).json()["calls"] == []
 
 
 async def _leg_ended(simulator: Simulator, control_id: str) -> bool:

@@ -58,31 +58,31 @@ async def test_answered_call_runs_to_its_end(
     assert session["sipParticipant"]["roomName"] == session["roomName"]
     call = await call_when(tenant, session["sessionId"], "ended", "failed")
     assert call["status"] == "ended", call
-    assert call["failureCause"] is None and call["answeredAt"] and call["endedAt"]
-    assert call["pipelineConfig"]["firstMessage"] == "Hi, it's Ava."
-    assert call["configSources"]["firstMessage"] == "request"
-    assert call["configSources"]["systemPrompt"] == "agent"
+    assert call["failure_cause"] is None and call["answered_at"] and call["ended_at"]
+    assert call["pipeline_config"]["firstMessage"] == "Hi, it's Ava."
+    assert call["config_sources"]["firstMessage"] == "request"
+    assert call["config_sources"]["systemPrompt"] == "agent"
     assert call["metadata"] == {"leadId": "lead_456"}
 
     async def with_hangup() -> list[dict] | None:
         """The events once the carrier's hangup is among them: it may come after the call's
         last event, and then joins them when the report runs."""
         recorded = await events(tenant, session["sessionId"])
-        return recorded if any(e["type"] == "call.hangup" for e in recorded) else None
+        return recorded if any(e["event_type"] == "call.hangup" for e in recorded) else None
 
     recorded = await eventually(with_hangup)
     assert [e["sequence"] for e in recorded] == list(range(1, len(recorded) + 1))
     assert status_path(recorded) == ["queued", "dialing", "ringing", "in-progress", "ended"]
-    kinds = {(e["source"], e["type"]) for e in recorded}
+    kinds = {(e["provider"], e["event_type"]) for e in recorded}
     expected = {
         ("telnyx", "call.initiated"),
         ("telnyx", "call.answered"),
         ("telnyx", "call.hangup"),
     }
     assert expected <= kinds and ("trunkline", "call.ended") in kinds
-    hangup = next(e for e in recorded if e["type"] == "call.hangup")
+    hangup = next(e for e in recorded if e["event_type"] == "call.hangup")
     assert hangup["payload"]["data"]["payload"]["sip_hangup_cause"] == "200"
-    assert hangup["sipStatusCode"] == 200 and hangup["sipStatus"] == "OK"
+    assert hangup["sip_status_code"] == 200 and hangup["sip_status"] == "OK"
 
     [dispatch] = simulator.world.dispatches.values()
     metadata = json.loads(dispatch.metadata)
@@ -123,9 +123,9 @@ async def test_refused_calls_fail_with_the_sip_cause(
     script(simulator, behaviour=behaviour, answer_after_seconds=0.1)
     session = await place_call(line)
     call = await call_when(tenant, session["sessionId"], "ended", "failed")
-    assert (call["status"], call["failureCause"]) == ("failed", cause)
-    assert (call["sipStatusCode"], call["sipStatus"]) == (code, phrase)
-    assert call["answeredAt"] is None
+    assert (call["status"], call["failure_cause"]) == ("failed", cause)
+    assert (call["sip_status_code"], call["sip_status"]) == (code, phrase)
+    assert call["answered_at"] is None
 
     async def failed_webhook() -> dict | None:
         bodies = [json.loads(d.body) for d in receiver.received]
@@ -149,7 +149,7 @@ async def test_an_unanswered_call_fails_as_no_answer(
     script(simulator, behaviour="no-answer")
     session = await place_call(line, telephony={"ringingTimeoutSeconds": 1})
     call = await call_when(tenant, session["sessionId"], "ended", "failed")
-    assert (call["status"], call["failureCause"], call["sipStatusCode"]) == (
+    assert (call["status"], call["failure_cause"], call["sip_status_code"]) == (
         "failed",
         "no-answer",
         None,
@@ -165,12 +165,12 @@ async def test_voicemail_detected_by_the_carrier_fails_as_machine(
     script(simulator, behaviour="voicemail", answer_after_seconds=0.1, hangup_after_seconds=None)
     session = await place_call(line, telephony={"amd": {"mode": "agent", "timeoutSeconds": 8}})
     call = await call_when(tenant, session["sessionId"], "ended", "failed")
-    assert (call["status"], call["failureCause"], call["answeredByMachine"]) == (
+    assert (call["status"], call["failure_cause"], call["answered_by_machine"]) == (
         "failed",
         "machine",
         True,
     )
-    types = [e["type"] for e in await events(tenant, session["sessionId"])]
+    types = [e["event_type"] for e in await events(tenant, session["sessionId"])]
     assert "amd.machine" in types
     await eventually(lambda: room_closed(simulator, session["roomName"]))
 
@@ -182,4 +182,4 @@ async def test_without_amd_a_voicemail_is_just_answered(
     script(simulator, behaviour="voicemail", answer_after_seconds=0.1, hangup_after_seconds=0.3)
     session = await place_call(line)
     call = await call_when(tenant, session["sessionId"], "ended", "failed")
-    assert (call["status"], call["failureCause"]) == ("ended", None)
+    assert (call["status"], call["failure_cause"]) == ("ended", None)

@@ -88,12 +88,14 @@ async def test_payload_and_top_level_overrides(
     assert payload["pipeline_config"]["firstMessage"] == "Hi from the agent."
     assert payload["metadata"] == {"leadId": "lead_1"}
     assert payload["call_control_id"].startswith("phone-")
-    assert call["pipelineConfig"]["firstMessage"] == "Hi Maya, thanks for calling Acme."
-    assert call["configSources"]["firstMessage"] == "pre_call"
-    assert call["configSources"]["metadata.customerId"] == "pre_call"
+    assert call["pipeline_config"]["firstMessage"] == "Hi Maya, thanks for calling Acme."
+    assert call["config_sources"]["firstMessage"] == "pre_call"
+    assert call["config_sources"]["metadata.customerId"] == "pre_call"
     assert call["metadata"] == {"leadId": "lead_1", "customerId": "cus_123", "plan": "enterprise"}
-    [applied] = [e for e in await events(tenant, call["id"]) if e["type"].startswith("pre_call.")]
-    assert applied["type"] == "pre_call.applied" and "favouriteColour" in applied["detail"]
+    [applied] = [
+        e for e in await events(tenant, call["id"]) if e["event_type"].startswith("pre_call.")
+    ]
+    assert applied["event_type"] == "pre_call.applied" and "favouriteColour" in applied["detail"]
     [dispatch] = simulator.world.dispatches.values()
     dispatched = json.loads(dispatch.metadata)
     assert dispatched["pipelineConfig"]["systemPrompt"].startswith("The caller is Maya Chen")
@@ -106,9 +108,11 @@ async def test_nested_overrides(
     overrides = {wrapper: {"voice": {"voiceId": "v2"}, "llm": {"temperature": 9}}}
     receiver.script(json_reply(overrides), path="/pre-call")
     call, _ = await run_call(tenant, simulator, receiver)
-    assert call["pipelineConfig"]["voice"] == {"voiceId": "v2"}
-    assert call["configSources"]["voice"] == "pre_call" and "llm" not in call["pipelineConfig"]
-    [applied] = [e for e in await events(tenant, call["id"]) if e["type"].startswith("pre_call.")]
+    assert call["pipeline_config"]["voice"] == {"voiceId": "v2"}
+    assert call["config_sources"]["voice"] == "pre_call" and "llm" not in call["pipeline_config"]
+    [applied] = [
+        e for e in await events(tenant, call["id"]) if e["event_type"].startswith("pre_call.")
+    ]
     assert "llm" in applied["detail"]  # invalid values are ignored and named
 
 
@@ -127,7 +131,7 @@ async def test_failures_fall_back_to_the_defaults(
     receiver.script(reply, path="/pre-call")
     call, _ = await run_call(tenant, simulator, receiver)
     assert call["status"] == "ended"
-    assert call["pipelineConfig"]["firstMessage"] == "Hi from the agent."
-    assert call["configSources"]["firstMessage"] == "agent"
-    types = [e["type"] for e in await events(tenant, call["id"])]
+    assert call["pipeline_config"]["firstMessage"] == "Hi from the agent."
+    assert call["config_sources"]["firstMessage"] == "agent"
+    types = [e["event_type"] for e in await events(tenant, call["id"])]
     assert outcome in types

@@ -47,7 +47,9 @@ async def test_a_demo_call_gets_a_transcript(
         ("user", "Yes, this is Sam."),
         ("agent", "I understand."),
     ]
-    assert "amd.human.ignored" in [e["type"] for e in await events(tenant, session["sessionId"])]
+    assert "amd.human.ignored" in [
+        e["event_type"] for e in await events(tenant, session["sessionId"])
+    ]
 
 
 async def test_the_agent_recognises_voicemail(
@@ -66,4 +68,4 @@ async def test_the_agent_recognises_voicemail(
     )
     session = await place_call(line, telephony={"amd": {"mode": "agent", "timeoutSeconds": 10}})
     call = await call_when(tenant, session["sessionId"], "failed")
-    assert (call["failureCause"], call["answeredByMachine"]) == ("machine", True)
+    assert (call["failure_cause"], call["answered_by_machine"]) == ("machine", True)

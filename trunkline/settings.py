@@ -32,6 +32,10 @@ class Settings(BaseSettings):
     livekit_url: str = "http://127.0.0.1:7880"
     livekit_api_key: str = ""
     livekit_api_secret: str = Field("", description="No default: webhooks fail closed without it.")
+    livekit_public_url: str | None = Field(
+        None,
+        description="Where browsers reach LiveKit (web join); default: `livekit_url` as ws(s).",
+    )
     livekit_sip_outbound_trunk_id: str = "ST_trunkline_outbound"
     livekit_sip_host: str = Field(
         "sip.trunkline.sim", description="Host of LiveKit's SIP URI that carrier legs bridge to."

@@ -5,7 +5,9 @@ from typing import Annotated, Any, Literal
 
 from pydantic import Field, model_validator
 
-from api.schemas.common import Instant, Page, ResponseModel
+from api.schemas.common import Instant, ResponseModel, SnakeResponseModel
+from api.schemas.reports import ReportOut, TranscriptOut
+from api.schemas.transfers import CallTransferOut
 from trunkline.phone import E164
 from trunkline.pipeline import ApiModel, Metadata, PipelineConfig
 
@@ -48,23 +50,33 @@ class SipParticipantOut(ResponseModel):
 
 
 class SessionOut(ResponseModel):
+    """The SDK's `VoiceDialResult`, with the guide's caller ID and SIP participant handle."""
+
     session_id: str
     call_id: str
+    call_control_id: str = Field(description="The SIP participant handle of the call's leg.")
     room_name: str
-    caller_id: str
+    status: Literal["dialing"] = Field(description="The dial is placed; follow it on the call.")
     to: str
+    from_: str = Field(alias="from")
+    caller_id: str
     agent_id: str | None
     sip_participant: SipParticipantOut
-    status: str
     created_at: datetime
 
 
-class CallOut(ResponseModel):
+class CallOut(SnakeResponseModel):
+    """A call as the SDK reads it (snake_case), with Trunkline's telephony facts."""
+
     id: str
+    call_id: str
     session_id: str
+    resource_uri: str
+    kind: Literal["phone"]
     agent_id: str | None
     direction: str
     status: str
+    language: str
     from_: str = Field(alias="from")
     to: str
     phone_number_id: str | None
@@ -79,32 +91,84 @@ class CallOut(ResponseModel):
     metadata: dict[str, Any]
     pipeline_config: dict[str, Any]
     config_sources: dict[str, str]
+    recording_status: str | None
+    recording_duration_ms: float | None = None
+    recording_resource_uri: str
     created_at: datetime
+    updated_at: datetime
     answered_at: datetime | None
     ended_at: datetime | None
     duration_seconds: float | None
 
 
-class CallPage(Page[CallOut]):
-    """A page of calls."""
+class CallDetailOut(CallOut):
+    """The SDK's `CallDetail`: the call with its transcript, transfers and latest report."""
+
+    transcript: TranscriptOut
+    transfers: list[CallTransferOut]
+    report: ReportOut | None
 
 
-class CallEventOut(ResponseModel):
+class CallPage(SnakeResponseModel):
+    """A page of calls, newest first; pass `next_cursor` as `cursor` to read on."""
+
+    calls: list[CallOut]
+    has_more: bool
+    next_cursor: str | None
+
+
+class CallEventOut(SnakeResponseModel):
+    """The SDK's `CallEvent`, with its place in the call (`sequence`) and where it came from."""
+
     id: str
+    session_id: str
+    organization_id: str
     sequence: int
-    source: str
-    type: str
+    provider: str = Field(description="livekit, telnyx, trunkline or transfer.")
+    event_type: str
     status: str | None
+    failure_cause: str | None
     sip_status_code: int | None
     sip_status: str | None
     detail: str | None
     provider_event_id: str | None
     payload: dict[str, Any]
     occurred_at: datetime
+    created_at: datetime
 
 
-class CallEventPage(Page[CallEventOut]):
-    """Events in order; `nextCursor` is the last sequence number seen."""
+class CallEventPage(SnakeResponseModel):
+    """Events in order; `next_cursor` is the last sequence number seen."""
+
+    events: list[CallEventOut]
+    has_more: bool
+    next_cursor: str | None
+
+
+class EndCallOut(SnakeResponseModel):
+    """The SDK's `EndCallResult`."""
+
+    ok: Literal[True] = True
+    status: Literal["ending", "already_ended"]
+    ended_at: datetime | None = None
+
+
+class RecordingLinkOut(ResponseModel):
+    url: str
+
+
+class WebJoinBody(ApiModel):
+    display_name: Annotated[str, Field(min_length=1, max_length=100)] | None = None
+
+
+class WebJoinOut(ResponseModel):
+    """The SDK's `WebJoinResult`: connect a LiveKit client to `url` with `token`."""
+
+    token: str
+    url: str
+    identity: str
+    room_name: str
+    expires_at: datetime = Field(description="New connections with the token stop then.")
 
 
 class AttemptOut(ResponseModel):
