@@ -2,12 +2,14 @@
 
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from datetime import UTC, datetime
 
 import pytest
 
 from simulator.app import Simulator
 from tests.conftest import RunningApi, Tenant, new_tenant
 from trunkline.db import Database
+from trunkline.phone_numbers import next_renewal
 
 TRUNK_INSTALLATION = "00000000-0000-4000-8000-000000000010"
 
@@ -414,3 +416,37 @@ async def test_routed_agents_cannot_be_deleted_and_tenancy_holds(
     assert (await other.http.delete(path)).status_code == 404
     assert await numbers(other) == []
     await other.aclose()
+
+
+async def test_the_list_pages_through_a_link_header(buyer: Tenant) -> None:
+    base = {"sipConnectionInstallationId": TRUNK_INSTALLATION, "direction": "outbound"}
+    for last in range(3):
+        body = {**base, "e164": f"+1415555010{last}"}
+        assert (await buyer.http.post("/v1/phone-numbers/import", json=body)).status_code == 201
+    first = await buyer.http.get("/v1/phone-numbers", params={"limit": 2})
+    assert [n["e164"] for n in first.json()] == ["+14155550102", "+14155550101"]
+    link = first.headers["link"]
+    assert link.endswith('>; rel="next"')
+    rest = await buyer.http.get(link[1 : link.index(">")])
+    assert [n["e164"] for n in rest.json()] == ["+14155550100"]
+    assert "link" not in rest.headers
+
+
+@pytest.mark.parametrize(
+    ("bought", "now", "renewal"),
+    [
+        ("2025-01-15T10:00", "2025-01-15T10:00", "2025-02-15T10:00"),
+        ("2025-01-15T10:00", "2025-03-15T09:59", "2025-03-15T10:00"),
+        ("2025-01-15T10:00", "2025-03-15T10:00", "2025-04-15T10:00"),
+        ("2025-01-31T08:00", "2025-02-03T00:00", "2025-02-28T08:00"),
+        ("2025-01-31T08:00", "2025-03-01T00:00", "2025-03-31T08:00"),
+        ("2024-12-31T08:00", "2025-01-31T08:01", "2025-02-28T08:00"),
+    ],
+)
+def test_a_number_renews_monthly_on_the_day_it_was_bought(
+    bought: str, now: str, renewal: str
+) -> None:
+    def utc(text: str) -> datetime:
+        return datetime.fromisoformat(text).replace(tzinfo=UTC)
+
+    assert next_renewal(utc(bought), utc(now)) == utc(renewal)
