@@ -384,6 +384,11 @@ async def test_patch_keeps_the_rules(buyer: Tenant) -> None:
         await buyer.http.patch(path, json={"dispatchMetadataTemplate": None})
     ).status_code == 422
     assert (await buyer.http.patch(path, json={"direction": None})).status_code == 422
+    for never in (None, "yes", 1):
+        refused = await buyer.http.patch(path, json={"smsAutomationEnabled": never})
+        assert refused.status_code == 422, never
+    sms = await buyer.http.patch(path, json={"smsAutomationEnabled": True})
+    assert sms.json()["smsAutomationEnabled"] is True
     assert (await buyer.http.patch(path, json={"e164": "+14155550199"})).status_code == 422
     assert (await buyer.http.get(path)).json()["dispatchMetadataTemplate"] == template
 

@@ -72,12 +72,7 @@ def _out(number: PhoneNumber) -> PhoneNumberOut:
         **number.model_dump(),
         provider_resource_id=number.provider_number_id,
         telnyx_phone_number_id=number.provider_number_id,
-        setup_status=SetupStatusOut(
-            **asdict(setup),
-            status=setup.status,
-            forwarding_required=False,
-            forwarding_sip_uri=None,
-        ),
+        setup_status=SetupStatusOut(**asdict(setup), status=setup.status),
         next_charge_at=phone_numbers.next_renewal(number.created_at, utcnow()),
         last_charged_at=number.created_at if managed else None,
     )

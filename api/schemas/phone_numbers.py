@@ -69,8 +69,10 @@ class SetupStatusOut(ResponseModel):
     inbound_ready: bool
     outbound_ready: bool
     agent_ready: bool
-    forwarding_required: bool
-    forwarding_sip_uri: str | None
+    forwarding_required: bool = Field(
+        False, description="Never: every call reaches Trunkline through the carrier."
+    )
+    forwarding_sip_uri: str | None = None
     sip_connection_ready: bool
     issues: list[str]
 
