@@ -139,26 +139,23 @@ def _update_org(args: argparse.Namespace) -> int:
 def _verify_org(args: argparse.Namespace) -> int:
     from trunkline.kyb import KybError, verify
 
-    async def review(session: "AsyncSession") -> Any:
-        try:
-            return await verify(session, args.organization_id, args.reject)
-        except KybError as exc:
-            return exc
-
-    reviewed = _with_session(args, review)
-    if reviewed is None or isinstance(reviewed, Exception):
-        print(reviewed or f"no organization {args.organization_id}", file=sys.stderr)
-        return 1
-    print(
-        json.dumps(
-            {
-                "organizationId": args.organization_id,
-                "businessVerified": reviewed.status == "approved",
-                "kyb": {"id": reviewed.id, "status": reviewed.status},
-                "rejectionReason": reviewed.rejection_reason,
-            }
+    try:
+        reviewed = _with_session(
+            args, lambda session: verify(session, args.organization_id, args.reject)
         )
-    )
+    except KybError as exc:
+        print(exc, file=sys.stderr)
+        return 1
+    if reviewed is None:
+        print(f"no organization {args.organization_id}", file=sys.stderr)
+        return 1
+    outcome = {
+        "organizationId": args.organization_id,
+        "businessVerified": reviewed.status == "approved",
+        "kyb": {"id": reviewed.id, "status": reviewed.status},
+        "rejectionReason": reviewed.rejection_reason,
+    }
+    print(json.dumps(outcome))
     return 0
 
 
