@@ -9,6 +9,26 @@ from fastapi.responses import JSONResponse
 
 from simulator.world import TelnyxError, World
 
+RATE_CENTERS = {
+    "415": ("SAN FRANCISCO", "CA"),
+    "628": ("SAN FRANCISCO", "CA"),
+    "212": ("NEW YORK", "NY"),
+    "312": ("CHICAGO", "IL"),
+    "617": ("BOSTON", "MA"),
+    "201": ("JERSEY CITY", "NJ"),
+}
+"""Where the numbers for sale are, by area code; a number elsewhere has no rate center or state."""
+
+
+def _area_codes(area_code: str | None, locality: str | None) -> list[str]:
+    """The area codes a search covers: the one asked for, or those whose rate center is in the
+    city (`filter[locality]`, case-insensitive), or all we know, in that order."""
+    codes = [area_code] if area_code else list(RATE_CENTERS)
+    if locality:
+        city = locality.upper()
+        codes = [c for c in codes if c in RATE_CENTERS and RATE_CENTERS[c][0].startswith(city)]
+    return codes
+
 
 class NumberInventory:
     """Numbers for sale per area code, numbers on our account, and switches for failing orders."""
@@ -19,8 +39,13 @@ class NumberInventory:
         self.lose_order_replies = False
         """Orders go through, but their answer is a 503, as when a reply is lost on the way."""
 
-    def search(self, area_code: str, limit: int) -> list[dict[str, Any]]:
-        candidates = (f"+1{area_code}555{n:04d}" for n in range(100, 10_000))
+    def search(self, area_code: str | None, locality: str | None, limit: int) -> list[dict]:
+        """Numbers for sale, as Telnyx's `GET /available_phone_numbers` filters them."""
+        candidates = (
+            f"+1{code}555{n:04d}"
+            for code in _area_codes(area_code, locality)
+            for n in range(100, 10_000)
+        )
         available = (e164 for e164 in candidates if e164 not in self.owned.values())
         return [_available(e164) for _, e164 in zip(range(limit), available, strict=False)]
 
@@ -59,13 +84,16 @@ class NumberInventory:
 
 
 def _available(e164: str) -> dict[str, Any]:
+    regions = [{"region_type": "country_code", "region_name": "US"}]
+    if where := RATE_CENTERS.get(e164[2:5]):
+        regions += [
+            {"region_type": "state", "region_name": where[1]},
+            {"region_type": "rate_center", "region_name": where[0]},
+        ]
     return {
         "record_type": "available_phone_number",
         "phone_number": e164,
-        "region_information": [
-            {"region_type": "rate_center", "region_name": "SAN FRANCISCO"},
-            {"region_type": "state", "region_name": "CA"},
-        ],
+        "region_information": regions,
         "cost_information": {"upfront_cost": "1.00", "monthly_cost": "1.00", "currency": "USD"},
         "features": [{"name": "voice"}, {"name": "sms"}],
     }
@@ -93,9 +121,13 @@ def telnyx_router(
     async def search(request: Request) -> JSONResponse:
         if refused := await authorized(request):
             return refused
-        area_code = request.query_params.get("filter[national_destination_code]", "")
-        limit = int(request.query_params.get("filter[limit]", "10"))
-        return JSONResponse({"data": inventory.search(area_code, limit)})
+        query = request.query_params
+        found = inventory.search(
+            query.get("filter[national_destination_code]"),
+            query.get("filter[locality]"),
+            int(query.get("filter[limit]", "10")),
+        )
+        return JSONResponse({"data": found})
 
     @router.post("/number_orders")
     async def order(request: Request) -> JSONResponse:

@@ -14,6 +14,13 @@ from trunkline.db import Database
 from trunkline.organizations import create_organization, update_organization
 from trunkline.settings import Settings
 
+DECLARATION = {
+    "declaration": {"businessName": "Acme", "useCase": "Support line"},
+    "attestationAccepted": True,
+    "attestationVersion": "1",
+}
+"""The short business verification (KYB) form, as the Speko SDK submits it."""
+
 
 def trunkline(settings: Settings, *args: str) -> subprocess.CompletedProcess[str]:
     environment = {**os.environ, "DATABASE_URL": settings.database_url}
@@ -150,3 +157,43 @@ async def test_provider_events_prints_what_was_stored(
     [event] = [json.loads(line) for line in result.stdout.splitlines()]
     assert (event["provider"], event["event_type"]) == ("telnyx", "call.initiated")
     assert trunkline(settings, "provider-events", "--provider", "livekit").stdout == ""
+
+
+async def test_org_verify_reviews_the_submitted_kyb(settings: Settings, api: RunningApi) -> None:
+    created = json.loads(trunkline(settings, "org", "create", "Acme", "--json").stdout)
+    org_id = created["organizationId"]
+    nothing = trunkline(settings, "org", "verify", org_id)
+    assert nothing.returncode == 1 and "no business verification to review" in nothing.stderr
+    assert trunkline(settings, "org", "verify", "org_missing").returncode == 1
+    async with api.client(created["apiKey"]) as http:
+        submitted = await http.post("/v1/phone-numbers/kyb/submit", json=DECLARATION)
+        assert submitted.status_code == 200, submitted.text
+        result = trunkline(settings, "org", "verify", org_id)
+        assert result.returncode == 0, result.stderr
+        assert json.loads(result.stdout) == {
+            "organizationId": org_id,
+            "businessVerified": True,
+            "kyb": {"id": submitted.json()["id"], "status": "approved"},
+            "rejectionReason": None,
+        }
+        assert (await http.get("/v1/organization")).json()["businessVerified"] is True
+        revoked = trunkline(settings, "org", "verify", org_id, "--reject", "fraud reports")
+        assert json.loads(revoked.stdout)["kyb"]["status"] == "revoked"
+        kyb = (await http.get("/v1/phone-numbers/kyb")).json()
+        assert (kyb["status"], kyb["submission"]["rejectionReason"]) == ("revoked", "fraud reports")
+        assert (await http.get("/v1/organization")).json()["businessVerified"] is False
+
+
+async def test_org_update_keeps_the_kyb_in_step(settings: Settings, api: RunningApi) -> None:
+    created = json.loads(trunkline(settings, "org", "create", "Acme", "--json").stdout)
+    org_id = created["organizationId"]
+    async with api.client(created["apiKey"]) as http:
+        await http.post("/v1/phone-numbers/kyb/submit", json=DECLARATION)
+        trunkline(settings, "org", "update", org_id, "--verified")
+        kyb = (await http.get("/v1/phone-numbers/kyb")).json()
+        assert (kyb["status"], kyb["submission"]["status"]) == ("approved", "approved")
+        trunkline(settings, "org", "update", org_id, "--unverified")
+        kyb = (await http.get("/v1/phone-numbers/kyb")).json()
+        assert (kyb["status"], kyb["submission"]["status"]) == ("revoked", "revoked")
+        resubmitted = await http.post("/v1/phone-numbers/kyb/submit", json=DECLARATION)
+        assert resubmitted.json()["status"] == "submitted"

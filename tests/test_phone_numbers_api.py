@@ -2,12 +2,14 @@
 
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from datetime import UTC, datetime
 
 import pytest
 
 from simulator.app import Simulator
 from tests.conftest import RunningApi, Tenant, new_tenant
 from trunkline.db import Database
+from trunkline.phone_numbers import next_renewal
 
 TRUNK_INSTALLATION = "00000000-0000-4000-8000-000000000010"
 
@@ -25,31 +27,51 @@ async def credits(tenant: Tenant) -> float:
 
 
 async def numbers(tenant: Tenant) -> list[dict]:
-    return (await tenant.http.get("/v1/phone-numbers")).json()["data"]
+    return (await tenant.http.get("/v1/phone-numbers")).json()
 
 
 async def agent_id(tenant: Tenant) -> str:
     return (await tenant.http.post("/v1/agents", json={"name": "Desk"})).json()["id"]
 
 
-async def test_search_lists_numbers_for_sale(buyer: Tenant) -> None:
-    response = await buyer.http.get("/v1/phone-numbers/available", params={"areaCode": "415"})
+async def search(tenant: Tenant, **params: str) -> list[dict]:
+    response = await tenant.http.get("/v1/phone-numbers/available", params=params)
     assert response.status_code == 200, response.text
-    options = response.json()["data"]
-    assert len(options) == 10 and options[0]["e164"] == "+14155550100"
-    assert set(options[0]) == {"e164", "locality", "region", "monthlyCost", "upfrontCost"}
+    return response.json()
+
+
+async def test_search_lists_numbers_for_sale(buyer: Tenant) -> None:
+    options = await search(buyer, areaCode="415")
+    assert len(options) == 10
+    assert options[0] == {
+        "e164": "+14155550100",
+        "friendlyName": "(415) 555-0100",
+        "monthlyCostUsd": 0.0,
+        "upfrontCostUsd": 1.0,
+        "features": ["voice", "sms"],
+        "region": {"state": "CA", "locality": None, "rateCenter": "SAN FRANCISCO"},
+        "monthlyCost": 1.0,
+        "upfrontCost": 1.0,
+    }
     for bad in ("41", "4155", "015", "abc"):
         refused = await buyer.http.get("/v1/phone-numbers/available", params={"areaCode": bad})
         assert refused.status_code == 422, bad
-    missing = await buyer.http.get("/v1/phone-numbers/available")
-    assert missing.json()["details"][0]["field"] == "areaCode"
+        assert refused.json()["details"][0]["field"] == "areaCode"
+
+
+async def test_search_by_city_or_anywhere(buyer: Tenant) -> None:
+    chicago = await search(buyer, locality="Chicago", limit="2")
+    assert [n["e164"] for n in chicago] == ["+13125550100", "+13125550101"]
+    assert chicago[0]["region"] == {"state": "IL", "locality": "Chicago", "rateCenter": "CHICAGO"}
+    assert await search(buyer, areaCode="415", locality="Chicago") == []
+    assert len(await search(buyer, limit="3")) == 3
 
 
 async def test_buying_charges_credits_and_orders_at_the_carrier(
     buyer: Tenant, simulator: Simulator
 ) -> None:
     desk = await agent_id(buyer)
-    options = (await buyer.http.get("/v1/phone-numbers/available?areaCode=415")).json()["data"]
+    options = await search(buyer, areaCode="415")
     body = {"e164": options[0]["e164"], "direction": "both", "agentId": desk, "label": "Main"}
     response = await buyer.http.post("/v1/phone-numbers", json=body)
     assert response.status_code == 201, response.text
@@ -60,7 +82,9 @@ async def test_buying_charges_credits_and_orders_at_the_carrier(
     assert list(simulator.inventory.owned.values()) == [body["e164"]]
     assert (await buyer.http.get(f"/v1/phone-numbers/{number['id']}")).json() == number
 
-    assert (await buyer.http.delete(f"/v1/phone-numbers/{number['id']}")).status_code == 204
+    assert number["providerResourceId"] in simulator.inventory.owned
+    released = await buyer.http.delete(f"/v1/phone-numbers/{number['id']}")
+    assert (released.status_code, released.json()) == (200, {"released": True, "id": number["id"]})
     assert simulator.inventory.owned == {}
     assert await numbers(buyer) == []
 
@@ -193,7 +217,7 @@ async def test_a_number_belongs_to_one_organization(
     rival = await new_tenant(database, api, "Rival", verified=True, credits=5)
     for path, extra in (
         ("/v1/phone-numbers", {}),
-        ("/v1/phone-numbers/import-sip-trunk", {"sipConnectionInstallationId": TRUNK_INSTALLATION}),
+        ("/v1/phone-numbers/import", {"sipConnectionInstallationId": TRUNK_INSTALLATION}),
     ):
         response = await rival.http.post(path, json={**body, **extra})
         assert response.status_code == 409, path
@@ -212,7 +236,7 @@ async def test_import_a_sip_trunk_number_as_in_the_guide(buyer: Tenant) -> None:
         "agentId": desk,
         "label": "London front desk",
     }
-    response = await buyer.http.post("/v1/phone-numbers/import-sip-trunk", json=body)
+    response = await buyer.http.post("/v1/phone-numbers/import", json=body)
     assert response.status_code == 201, response.text
     number = response.json()
     assert (number["source"], number["sipConnectionInstallationId"]) == (
@@ -221,8 +245,27 @@ async def test_import_a_sip_trunk_number_as_in_the_guide(buyer: Tenant) -> None:
     )
     assert await credits(buyer) == 5.0
     bad = {**body, "e164": "+442071234568", "sipConnectionInstallationId": "trunk-1"}
-    response = await buyer.http.post("/v1/phone-numbers/import-sip-trunk", json=bad)
+    response = await buyer.http.post("/v1/phone-numbers/import", json=bad)
     assert response.status_code == 422
+
+
+async def test_import_by_legacy_trunk_id_and_the_former_path(buyer: Tenant) -> None:
+    body = {
+        "e164": "+442071234567",
+        "sipTrunkId": "ST_abc123",
+        "sipProviderName": "Twilio Elastic SIP",
+        "direction": "outbound",
+    }
+    response = await buyer.http.post("/v1/phone-numbers/import-sip-trunk", json=body)
+    assert response.status_code == 201, response.text
+    number = response.json()
+    assert (number["sipTrunkId"], number["sipProviderName"]) == ("ST_abc123", "Twilio Elastic SIP")
+    assert number["sipConnectionInstallationId"] is None
+    assert number["setupStatus"]["sipConnectionReady"] is True
+    neither = {"e164": "+442071234568", "direction": "outbound"}
+    refused = await buyer.http.post("/v1/phone-numbers/import", json=neither)
+    assert refused.status_code == 422
+    assert "sipConnectionInstallationId" in refused.json()["error"]
 
 
 @pytest.mark.parametrize("e164", ["4155550100", "+1 415 555 0100", "+0123456789", "+1415555", ""])
@@ -232,7 +275,7 @@ async def test_numbers_must_be_strict_e164(buyer: Tenant, e164: str) -> None:
         "direction": "outbound",
         "sipConnectionInstallationId": TRUNK_INSTALLATION,
     }
-    response = await buyer.http.post("/v1/phone-numbers/import-sip-trunk", json=body)
+    response = await buyer.http.post("/v1/phone-numbers/import", json=body)
     assert response.status_code == 422
     assert response.json()["details"][0]["field"] == "e164"
 
@@ -248,7 +291,7 @@ async def test_numbers_must_be_strict_e164(buyer: Tenant, e164: str) -> None:
 async def test_only_ascii_digits_make_a_phone_number(buyer: Tenant, digits: str) -> None:
     number = "+1" + digits
     imported = await buyer.http.post(
-        "/v1/phone-numbers/import-sip-trunk",
+        "/v1/phone-numbers/import",
         json={
             "e164": number,
             "direction": "outbound",
@@ -270,7 +313,7 @@ async def test_only_ascii_digits_make_a_phone_number(buyer: Tenant, digits: str)
 
 
 async def test_inbound_routing_rules(buyer: Tenant, database: Database, api: RunningApi) -> None:
-    path = "/v1/phone-numbers/import-sip-trunk"
+    path = "/v1/phone-numbers/import"
     base = {"sipConnectionInstallationId": TRUNK_INSTALLATION}
     for direction in ("inbound", "both"):
         response = await buyer.http.post(
@@ -320,7 +363,7 @@ async def test_inbound_routing_rules(buyer: Tenant, database: Database, api: Run
 async def test_patch_keeps_the_rules(buyer: Tenant) -> None:
     desk = await agent_id(buyer)
     created = await buyer.http.post(
-        "/v1/phone-numbers/import-sip-trunk",
+        "/v1/phone-numbers/import",
         json={
             "e164": "+14155550100",
             "sipConnectionInstallationId": TRUNK_INSTALLATION,
@@ -341,6 +384,11 @@ async def test_patch_keeps_the_rules(buyer: Tenant) -> None:
         await buyer.http.patch(path, json={"dispatchMetadataTemplate": None})
     ).status_code == 422
     assert (await buyer.http.patch(path, json={"direction": None})).status_code == 422
+    for never in (None, "yes", 1):
+        refused = await buyer.http.patch(path, json={"smsAutomationEnabled": never})
+        assert refused.status_code == 422, never
+    sms = await buyer.http.patch(path, json={"smsAutomationEnabled": True})
+    assert sms.json()["smsAutomationEnabled"] is True
     assert (await buyer.http.patch(path, json={"e164": "+14155550199"})).status_code == 422
     assert (await buyer.http.get(path)).json()["dispatchMetadataTemplate"] == template
 
@@ -351,7 +399,7 @@ async def test_routed_agents_cannot_be_deleted_and_tenancy_holds(
     desk = await agent_id(buyer)
     number = (
         await buyer.http.post(
-            "/v1/phone-numbers/import-sip-trunk",
+            "/v1/phone-numbers/import",
             json={
                 "e164": "+14155550100",
                 "sipConnectionInstallationId": TRUNK_INSTALLATION,
@@ -364,7 +412,7 @@ async def test_routed_agents_cannot_be_deleted_and_tenancy_holds(
     assert refused.status_code == 409
     assert refused.json()["details"] == {"phoneNumbers": ["+14155550100"]}
     listed = await buyer.http.get("/v1/phone-numbers", params={"agentId": desk})
-    assert [n["id"] for n in listed.json()["data"]] == [number["id"]]
+    assert [n["id"] for n in listed.json()] == [number["id"]]
 
     other = await new_tenant(database, api, "Other")
     path = f"/v1/phone-numbers/{number['id']}"
@@ -373,3 +421,37 @@ async def test_routed_agents_cannot_be_deleted_and_tenancy_holds(
     assert (await other.http.delete(path)).status_code == 404
     assert await numbers(other) == []
     await other.aclose()
+
+
+async def test_the_list_pages_through_a_link_header(buyer: Tenant) -> None:
+    base = {"sipConnectionInstallationId": TRUNK_INSTALLATION, "direction": "outbound"}
+    for last in range(3):
+        body = {**base, "e164": f"+1415555010{last}"}
+        assert (await buyer.http.post("/v1/phone-numbers/import", json=body)).status_code == 201
+    first = await buyer.http.get("/v1/phone-numbers", params={"limit": 2})
+    assert [n["e164"] for n in first.json()] == ["+14155550102", "+14155550101"]
+    link = first.headers["link"]
+    assert link.endswith('>; rel="next"')
+    rest = await buyer.http.get(link[1 : link.index(">")])
+    assert [n["e164"] for n in rest.json()] == ["+14155550100"]
+    assert "link" not in rest.headers
+
+
+@pytest.mark.parametrize(
+    ("bought", "now", "renewal"),
+    [
+        ("2025-01-15T10:00", "2025-01-15T10:00", "2025-02-15T10:00"),
+        ("2025-01-15T10:00", "2025-03-15T09:59", "2025-03-15T10:00"),
+        ("2025-01-15T10:00", "2025-03-15T10:00", "2025-04-15T10:00"),
+        ("2025-01-31T08:00", "2025-02-03T00:00", "2025-02-28T08:00"),
+        ("2025-01-31T08:00", "2025-03-01T00:00", "2025-03-31T08:00"),
+        ("2024-12-31T08:00", "2025-01-31T08:01", "2025-02-28T08:00"),
+    ],
+)
+def test_a_number_renews_monthly_on_the_day_it_was_bought(
+    bought: str, now: str, renewal: str
+) -> None:
+    def utc(text: str) -> datetime:
+        return datetime.fromisoformat(text).replace(tzinfo=UTC)
+
+    assert next_renewal(utc(bought), utc(now)) == utc(renewal)

@@ -48,7 +48,10 @@ def sent(simulator: Simulator, event: str) -> list[dict]:
 async def test_search_order_find_and_release(telnyx: TelnyxAdapter, simulator: Simulator) -> None:
     available = await telnyx.search_available("415", limit=3)
     assert [n.e164 for n in available] == ["+14155550100", "+14155550101", "+14155550102"]
-    assert available[0].region == "CA" and available[0].monthly_cost == 1.0
+    assert (available[0].state, available[0].rate_center) == ("CA", "SAN FRANCISCO")
+    assert available[0].monthly_cost == 1.0 and available[0].features == ["voice", "sms"]
+    [chicago] = await telnyx.search_available(limit=1, locality="chicago")
+    assert (chicago.e164, chicago.state) == ("+13125550100", "IL")
     order = await telnyx.order_number(available[0].e164, "conn-1")
     assert order.status == "success"
     assert [n.e164 for n in await telnyx.search_available("415", 1)] == ["+14155550101"]
@@ -63,7 +66,8 @@ async def test_search_order_find_and_release(telnyx: TelnyxAdapter, simulator: S
     assert not_a_number.value.status == 404
     await telnyx.release_number(number_id)
     assert await telnyx.find_number(available[0].e164) is None
-    assert simulator.requests["telnyx"][1]["body"]["connection_id"] == "conn-1"
+    orders = [r for r in simulator.requests["telnyx"] if r["path"].endswith("/number_orders")]
+    assert orders[0]["body"]["connection_id"] == "conn-1"
 
 
 async def test_a_failing_order_is_an_error(telnyx: TelnyxAdapter, simulator: Simulator) -> None:

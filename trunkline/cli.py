@@ -136,6 +136,29 @@ def _update_org(args: argparse.Namespace) -> int:
     return 0
 
 
+def _verify_org(args: argparse.Namespace) -> int:
+    from trunkline.kyb import KybError, verify
+
+    try:
+        reviewed = _with_session(
+            args, lambda session: verify(session, args.organization_id, args.reject)
+        )
+    except KybError as exc:
+        print(exc, file=sys.stderr)
+        return 1
+    if reviewed is None:
+        print(f"no organization {args.organization_id}", file=sys.stderr)
+        return 1
+    outcome = {
+        "organizationId": args.organization_id,
+        "businessVerified": reviewed.status == "approved",
+        "kyb": {"id": reviewed.id, "status": reviewed.status},
+        "rejectionReason": reviewed.rejection_reason,
+    }
+    print(json.dumps(outcome))
+    return 0
+
+
 def _list_provider_events(args: argparse.Namespace) -> int:
     from trunkline.provider_events import recent
 
@@ -220,6 +243,18 @@ def _parser() -> argparse.ArgumentParser:
     credits.add_argument("--credits", type=_credits, help="Set the balance.")
     credits.add_argument(
         "--add-credits", type=_credits, help="Add to (or, negative, take from) it."
+    )
+
+    verify = org.add_parser(
+        "verify",
+        help="Approve an organization's submitted business verification (KYB): it may buy numbers.",
+    )
+    verify.set_defaults(handler=_verify_org)
+    verify.add_argument("organization_id")
+    verify.add_argument(
+        "--reject",
+        metavar="REASON",
+        help="Reject the submission instead (an approved one is revoked), telling them why.",
     )
 
     events = command(

@@ -3,7 +3,15 @@
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import JSON, BigInteger, Column, DateTime, TypeDecorator, UniqueConstraint
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Column,
+    DateTime,
+    TypeDecorator,
+    UniqueConstraint,
+    false,
+)
 from sqlmodel import Field, SQLModel
 
 from trunkline.ids import new_id
@@ -91,8 +99,38 @@ class PhoneNumber(SQLModel, table=True):
     label: str | None = None
     source: str = "sip_trunk"
     sip_connection_installation_id: str | None = None
+    sip_trunk_id: str | None = None
+    """The legacy way to name an imported number's trunk; stored and echoed, not acted on."""
+    sip_provider_name: str | None = None
+    sms_automation_enabled: bool = Field(
+        default=False, sa_column_kwargs={"server_default": false()}
+    )
+    """Stored and echoed for the Speko SDK; Trunkline sends no SMS."""
     provider_number_id: str | None = None
+    """Telnyx's id of a managed number (looked up after the order), when it was found."""
     provider_order_id: str | None = None
+    created_at: datetime = timestamp_field(default_factory=utcnow)
+    updated_at: datetime = timestamp_field(default_factory=utcnow)
+
+
+class KybSubmission(SQLModel, table=True):
+    """An organization's business verification (KYB), one per organization: draft, submitted,
+    then approved or rejected by an operator (`trunkline org verify`); revoked when the operator
+    withdraws the verification. Profiles are stored camelCase, as the API takes them."""
+
+    id: str = Field(default_factory=lambda: new_id("kyb"), primary_key=True)
+    organization_id: str = Field(foreign_key="organization.id", unique=True)
+    status: str = "draft"
+    business_profile: dict[str, Any] | None = Field(default=None, sa_type=JSON)
+    authorized_representative: dict[str, Any] | None = Field(default=None, sa_type=JSON)
+    declaration: dict[str, Any] | None = Field(default=None, sa_type=JSON)
+    attestation_accepted: bool = False
+    attestation_version: str | None = None
+    attested_at: datetime | None = timestamp_field(default=None)
+    submitted_by_api_key_id: str | None = None
+    submitted_at: datetime | None = timestamp_field(default=None)
+    reviewed_at: datetime | None = timestamp_field(default=None)
+    rejection_reason: str | None = None
     created_at: datetime = timestamp_field(default_factory=utcnow)
     updated_at: datetime = timestamp_field(default_factory=utcnow)
 

@@ -9,6 +9,7 @@ from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from trunkline.credentials import generate_api_key, generate_webhook_secret, hash_api_key
+from trunkline.kyb import follow_verification
 from trunkline.models import ApiKey, Organization, utcnow
 
 MICROS_PER_CREDIT = 1_000_000
@@ -53,6 +54,7 @@ async def update_organization(
         return None
     if verified is not None:
         organization.business_verified = verified
+        await follow_verification(session, organization_id, verified)
     if credits is not None:
         organization.credits_micros = round(credits * MICROS_PER_CREDIT)
     session.add(organization)
@@ -146,6 +148,15 @@ async def organization_for_api_key(session: AsyncSession, api_key: str) -> Organ
         select(Organization)
         .join(ApiKey, ApiKey.organization_id == Organization.id)
         .where(ApiKey.key_hash == hash_api_key(api_key), ApiKey.revoked_at.is_(None))  # type: ignore[union-attr]
+    )
+    return (await session.exec(statement)).first()
+
+
+async def api_key_id(session: AsyncSession, api_key: str) -> str | None:
+    """The id of a live key (to record who did something), or None."""
+    statement = select(ApiKey.id).where(
+        ApiKey.key_hash == hash_api_key(api_key),
+        ApiKey.revoked_at.is_(None),  # type: ignore[union-attr]
     )
     return (await session.exec(statement)).first()
 

@@ -35,3 +35,10 @@ E164 = Annotated[
         examples=["+14155550123"],
     ),
 ]
+
+
+def national_format(e164: str) -> str:
+    """How people write the number at home: `(415) 555-0100` for +1 numbers, else as given."""
+    if len(e164) == 12 and e164.startswith("+1"):
+        return f"({e164[2:5]}) {e164[5:8]}-{e164[8:]}"
+    return e164

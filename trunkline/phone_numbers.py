@@ -1,5 +1,8 @@
 """Phone numbers: routing rules, purchase with credits, import, update and release."""
 
+import calendar
+from dataclasses import dataclass
+from datetime import datetime
 from typing import Any, Literal
 
 from sqlalchemy.exc import IntegrityError
@@ -10,7 +13,7 @@ from trunkline.agents import get_agent
 from trunkline.models import Organization, PhoneNumber, utcnow
 from trunkline.organizations import change_credits
 from trunkline.pagination import PageOf, paginate
-from trunkline.providers.errors import ProviderRejected, ProviderUnavailable
+from trunkline.providers.errors import ProviderError, ProviderRejected, ProviderUnavailable
 from trunkline.providers.telnyx import TelnyxAdapter
 
 Direction = Literal["inbound", "outbound", "both"]
@@ -33,6 +36,61 @@ def allows_inbound(direction: str) -> bool:
 
 def allows_outbound(direction: str) -> bool:
     return direction in ("outbound", "both")
+
+
+@dataclass(frozen=True)
+class SetupStatus:
+    """What a number can do now; `issues` name what its direction promises but lacks."""
+
+    inbound_ready: bool
+    outbound_ready: bool
+    agent_ready: bool
+    sip_connection_ready: bool
+    issues: list[str]
+
+    @property
+    def status(self) -> Literal["ready", "action_required"]:
+        return "action_required" if self.issues else "ready"
+
+
+def setup_status(number: PhoneNumber) -> SetupStatus:
+    """Derived from the number's direction, routing (agent or template) and trunk."""
+    routed = bool(number.agent_id or number.dispatch_metadata_template)
+    connected = number.source == "managed" or bool(
+        number.sip_connection_installation_id or number.sip_trunk_id
+    )
+    inbound = allows_inbound(number.direction)
+    issues = [
+        issue
+        for issue, missing in (
+            ("routing_required", inbound and not routed),
+            ("sip_connection_required", not connected),
+        )
+        if missing
+    ]
+    return SetupStatus(
+        inbound_ready=inbound and routed and connected,
+        outbound_ready=allows_outbound(number.direction) and connected,
+        agent_ready=routed,
+        sip_connection_ready=connected,
+        issues=issues,
+    )
+
+
+def _months_after(start: datetime, months: int) -> datetime:
+    """`start` moved `months` calendar months on; a day the month lacks becomes its last day."""
+    index = start.month - 1 + months
+    year, month = start.year + index // 12, index % 12 + 1
+    return start.replace(
+        year=year, month=month, day=min(start.day, calendar.monthrange(year, month)[1])
+    )
+
+
+def next_renewal(started: datetime, now: datetime) -> datetime:
+    """The first monthly anniversary of `started` after `now`: a number's billing cycle."""
+    months = max(1, (now.year - started.year) * 12 + now.month - started.month)
+    renewal = _months_after(started, months)
+    return renewal if renewal > now else _months_after(started, months + 1)
 
 
 async def check_routing(
@@ -109,7 +167,8 @@ async def buy_number(
     if not organization.business_verified:
         raise PhoneNumberError(
             "business_verification_required",
-            "buying numbers requires business verification of your organization",
+            "buying numbers requires business verification of your organization: "
+            "submit it with POST /v1/phone-numbers/kyb/submit",
         )
     await check_routing(
         session,
@@ -143,11 +202,20 @@ async def _order_and_store(
         raise
     number.source = "managed"
     number.provider_order_id = order.order_id
+    number.provider_number_id = await _telnyx_id(telnyx, e164)
     try:
         return await _insert(session, number)
     except Exception:
         await _release_at_telnyx(telnyx, e164)
         raise
+
+
+async def _telnyx_id(telnyx: TelnyxAdapter, e164: str) -> str | None:
+    """The bought number's id at Telnyx (its `providerResourceId`); unknown if the lookup fails."""
+    try:
+        return await telnyx.find_number(e164)
+    except ProviderError:
+        return None
 
 
 async def _release_at_telnyx(telnyx: TelnyxAdapter, e164: str) -> None:

@@ -1,31 +1,38 @@
-"""`/v1/phone-numbers`: search, buy, import, read, update and release numbers."""
+"""`/v1/phone-numbers`: search, buy, import, read, update and release numbers, and the business
+verification (KYB) buying needs."""
 
+from dataclasses import asdict
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query, Request, Response
 
 from api.deps import AppSettings, CurrentOrganization, DbSession
 from api.errors import ApiError, error_responses, find_owned, invalid_field
-from api.schemas.common import PageCursor, PageLimit
+from api.pagination import ArrayLimit, link_next
+from api.routes.kyb import router as kyb_router
+from api.schemas.common import PageCursor
 from api.schemas.phone_numbers import (
     AvailableNumberOut,
-    AvailableNumbers,
     PhoneNumberCreate,
     PhoneNumberOut,
-    PhoneNumberPage,
     PhoneNumberUpdate,
+    RegionOut,
+    ReleasedOut,
+    SetupStatusOut,
     SipTrunkImport,
 )
 from trunkline import phone_numbers
-from trunkline.models import PhoneNumber
+from trunkline.models import PhoneNumber, utcnow
 from trunkline.organizations import MICROS_PER_CREDIT
+from trunkline.phone import national_format
 from trunkline.phone_numbers import Direction, PhoneNumberError
 from trunkline.providers.errors import ProviderError, ProviderRejected
-from trunkline.providers.telnyx import TelnyxAdapter
+from trunkline.providers.telnyx import AvailableNumber, TelnyxAdapter
 
 router = APIRouter(
     prefix="/v1/phone-numbers", tags=["phone numbers"], responses=error_responses(401, 422)
 )
+router.include_router(kyb_router)  # first: `/kyb` is not a `/{number_id}`
 
 _STATUS_BY_CODE = {
     "business_verification_required": 403,
@@ -58,7 +65,33 @@ def _provider_failed(error: ProviderError) -> ApiError:
 
 
 def _out(number: PhoneNumber) -> PhoneNumberOut:
-    return PhoneNumberOut.model_validate(number, from_attributes=True)
+    """The SDK's PhoneNumberRow: the stored number and what derives from it."""
+    setup = phone_numbers.setup_status(number)
+    managed = number.source == "managed"
+    return PhoneNumberOut(
+        **number.model_dump(),
+        provider_resource_id=number.provider_number_id,
+        telnyx_phone_number_id=number.provider_number_id,
+        setup_status=SetupStatusOut(**asdict(setup), status=setup.status),
+        next_charge_at=phone_numbers.next_renewal(number.created_at, utcnow()),
+        last_charged_at=number.created_at if managed else None,
+    )
+
+
+def _available_out(
+    number: AvailableNumber, price_usd: float, locality: str | None
+) -> AvailableNumberOut:
+    """A number for sale as the SDK reads it; its locality is the city searched, when one was."""
+    return AvailableNumberOut(
+        e164=number.e164,
+        friendly_name=national_format(number.e164),
+        monthly_cost_usd=0.0,
+        upfront_cost_usd=price_usd,
+        features=number.features,
+        region=RegionOut(state=number.state, locality=locality, rate_center=number.rate_center),
+        monthly_cost=number.monthly_cost,
+        upfront_cost=number.upfront_cost,
+    )
 
 
 def _new_number(body: PhoneNumberCreate, organization_id: str) -> PhoneNumber:
@@ -79,18 +112,19 @@ async def _owned(session: DbSession, organization_id: str, number_id: str) -> Ph
 @router.get("/available", responses=error_responses(502))
 async def search_available_numbers(
     organization: CurrentOrganization,
+    settings: AppSettings,
     telnyx: Telnyx,
-    area_code: Annotated[str, Query(alias="areaCode", pattern=r"^[2-9][0-9]{2}$")],
+    area_code: Annotated[str | None, Query(alias="areaCode", pattern=r"^[2-9][0-9]{2}$")] = None,
+    locality: Annotated[str | None, Query(min_length=1, max_length=100)] = None,
     limit: Annotated[int, Query(ge=1, le=50)] = 10,
-) -> AvailableNumbers:
-    """US numbers for sale in an area code."""
+) -> list[AvailableNumberOut]:
+    """US numbers for sale, in an area code and/or a city; with neither, anywhere in the US."""
     try:
-        found = await telnyx.search_available(area_code, limit)
+        found = await telnyx.search_available(area_code, limit, locality=locality)
     except ProviderError as exc:
         raise ApiError(502, "provider_error", f"number search failed: {exc}") from exc
-    return AvailableNumbers(
-        data=[AvailableNumberOut.model_validate(n, from_attributes=True) for n in found]
-    )
+    price = settings.managed_number_price_credits
+    return [_available_out(number, price, locality) for number in found]
 
 
 @router.post("", status_code=201, responses=error_responses(400, 402, 403, 409, 415, 502))
@@ -119,11 +153,18 @@ async def buy_phone_number(
     return _out(number)
 
 
-@router.post("/import-sip-trunk", status_code=201, responses=error_responses(400, 409, 415))
+@router.post("/import", status_code=201, responses=error_responses(400, 409, 415))
+@router.post(
+    "/import-sip-trunk",
+    status_code=201,
+    responses=error_responses(400, 409, 415),
+    include_in_schema=False,
+)
 async def import_sip_trunk_number(
     body: SipTrunkImport, organization: CurrentOrganization, session: DbSession
 ) -> PhoneNumberOut:
-    """Register a number you already own, reached through your SIP trunk."""
+    """Register a number you already own, reached through your SIP trunk
+    (`/import-sip-trunk`, its former path, still works)."""
     try:
         number = await phone_numbers.import_number(session, _new_number(body, organization.id))
     except PhoneNumberError as exc:
@@ -133,17 +174,21 @@ async def import_sip_trunk_number(
 
 @router.get("")
 async def list_phone_numbers(
+    request: Request,
+    response: Response,
     organization: CurrentOrganization,
     session: DbSession,
-    limit: PageLimit = 20,
+    limit: ArrayLimit = 1000,
     cursor: PageCursor = None,
     agent_id: Annotated[str | None, Query(alias="agentId", max_length=64)] = None,
     direction: Direction | None = None,
-) -> PhoneNumberPage:
+) -> list[PhoneNumberOut]:
+    """Your numbers, newest first; a `Link: <…>; rel="next"` header points at any more."""
     page = await phone_numbers.list_numbers(
         session, organization.id, limit, cursor, agent_id, direction
     )
-    return PhoneNumberPage.of(page.rows, page.next_cursor, _out)
+    link_next(request, response, page.next_cursor)
+    return [_out(number) for number in page.rows]
 
 
 @router.get("/{number_id}", responses=error_responses(404))
@@ -167,14 +212,14 @@ async def update_phone_number(
     return _out(updated)
 
 
-@router.delete("/{number_id}", status_code=204, responses=error_responses(404, 502))
+@router.delete("/{number_id}", responses=error_responses(404, 502))
 async def release_phone_number(
     number_id: str, organization: CurrentOrganization, session: DbSession, telnyx: Telnyx
-) -> Response:
+) -> ReleasedOut:
     """Release the number: a managed one goes back to the carrier."""
     number = await _owned(session, organization.id, number_id)
     try:
         await phone_numbers.release_number(session, number, telnyx)
     except ProviderError as exc:
         raise ApiError(502, "provider_error", f"the carrier could not release it: {exc}") from exc
-    return Response(status_code=204)
+    return ReleasedOut(released=True, id=number_id)

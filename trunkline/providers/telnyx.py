@@ -21,8 +21,9 @@ TOO_MANY_REQUESTS = 429
 
 class AvailableNumber(BaseModel):
     e164: str
-    locality: str | None
-    region: str | None
+    rate_center: str | None
+    state: str | None
+    features: list[str]
     monthly_cost: float | None
     upfront_cost: float | None
 
@@ -112,22 +113,25 @@ class TelnyxAdapter:
             )
         return body.get("data") or {}
 
-    async def search_available(self, area_code: str, limit: int = 10) -> list[AvailableNumber]:
-        """US local numbers with voice in an area code."""
+    async def search_available(
+        self, area_code: str | None = None, limit: int = 10, *, locality: str | None = None
+    ) -> list[AvailableNumber]:
+        """US numbers with voice, in an area code and/or a city (Telnyx's `locality`) if given."""
         params = {
             "filter[country_code]": "US",
-            "filter[national_destination_code]": area_code,
             "filter[features][]": "voice",
             "filter[limit]": str(limit),
         }
-        data = await self._request(
-            "GET", "/available_phone_numbers", f"search {area_code}", params=params
-        )
+        for name, value in (("national_destination_code", area_code), ("locality", locality)):
+            if value:
+                params[f"filter[{name}]"] = value
+        data = await self._request("GET", "/available_phone_numbers", "search", params=params)
         return [
             AvailableNumber(
                 e164=number["phone_number"],
-                locality=_region(number, "rate_center"),
-                region=_region(number, "state"),
+                rate_center=_region(number, "rate_center"),
+                state=_region(number, "state"),
+                features=[f["name"] for f in number.get("features") or [] if f.get("name")],
                 monthly_cost=_cost(number, "monthly_cost"),
                 upfront_cost=_cost(number, "upfront_cost"),
             )
