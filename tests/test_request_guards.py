@@ -84,7 +84,8 @@ async def test_lone_surrogates_are_refused_before_anything_is_written(
     assert [(d["field"], d["type"]) for d in error["details"]] == [(field, "lone_surrogate")]
     for listed in ("/v1/agents", "/v1/phone-numbers", "/v1/callbacks"):
         page = await tenant.http.get(listed)
-        assert (page.status_code, page.json()["data"]) == (200, []), listed
+        body = page.json()  # a bare array where the SDK reads one, else an envelope
+        assert (page.status_code, body if isinstance(body, list) else body["data"]) == (200, [])
 
 
 async def test_a_surrogate_pair_is_an_ordinary_character(tenant: Tenant) -> None:
