@@ -8,11 +8,11 @@ import spekoai
 from spekoai.models import CreditLedgerPage, OrganizationBalance
 
 from simulator.app import Simulator
-from tests.calls_support import set_up_line
+from tests.calls_support import set_up_line, stored_costs
 from tests.conftest import RunningApi, Tenant, new_tenant
 from tests.receiver import WebhookReceiver
 from tests.test_cli import trunkline
-from tests.test_reports import a_finished_call, report_when
+from tests.test_reports import a_finished_call
 from tests.waiting import eventually
 from trunkline.db import Database
 from trunkline.settings import Settings
@@ -99,11 +99,11 @@ async def test_bad_cursors_and_keys_raise(api: RunningApi, tenant: Tenant) -> No
 
 @pytest.mark.usefixtures("worker")
 async def test_a_call_charge_names_its_session(
-    funded: Tenant, simulator: Simulator, receiver: WebhookReceiver
+    funded: Tenant, simulator: Simulator, receiver: WebhookReceiver, database: Database
 ) -> None:
     line = await set_up_line(funded, receiver)
     call_id = await a_finished_call(funded, simulator, line)
-    total = (await report_when(funded, call_id))["costBreakdown"]["total"]
+    total = (await stored_costs(database, call_id))["total"]
 
     async def charged() -> list | None:
         entries = (await funded.speko.credits.get_ledger()).entries

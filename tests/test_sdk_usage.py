@@ -8,10 +8,11 @@ import spekoai
 from spekoai.models import UsageSummary
 
 from simulator.app import Simulator
-from tests.calls_support import set_up_line
+from tests.calls_support import set_up_line, stored_costs
 from tests.conftest import RunningApi, Tenant
 from tests.receiver import WebhookReceiver
-from tests.test_reports import a_finished_call, report_when
+from tests.test_reports import a_finished_call
+from trunkline.db import Database
 
 
 async def test_no_calls_is_an_empty_summary_with_the_balance(tenant: Tenant) -> None:
@@ -39,14 +40,14 @@ async def test_bad_windows_are_422s(api: RunningApi, tenant: Tenant) -> None:
 
 @pytest.mark.usefixtures("worker")
 async def test_a_reported_call_is_counted_and_priced(
-    tenant: Tenant, simulator: Simulator, receiver: WebhookReceiver
+    tenant: Tenant, simulator: Simulator, receiver: WebhookReceiver, database: Database
 ) -> None:
     line = await set_up_line(tenant, receiver)
     call_id = await a_finished_call(tenant, simulator, line)
-    costs = (await report_when(tenant, call_id))["costBreakdown"]
+    costs = await stored_costs(database, call_id)
     usage = await tenant.speko.usage.get()
     assert usage.total_sessions == 1
-    assert usage.total_minutes == pytest.approx(costs["talkSeconds"] / 60)
+    assert usage.total_minutes == pytest.approx(costs["talk_seconds"] / 60, abs=1e-6)
     assert usage.total_cost == pytest.approx(costs["total"])
     by_item = {line.provider: line for line in usage.breakdown}
     assert set(by_item) == {item["item"] for item in costs["items"]}
