@@ -15,11 +15,13 @@ from api.routes import (
     agents,
     callbacks,
     calls,
+    credits,
     organization,
     phone_numbers,
     provider_webhooks,
     reports,
     transfers,
+    usage,
 )
 from trunkline.db import Database
 from trunkline.providers.telnyx import TelnyxAdapter
@@ -34,6 +36,8 @@ _ROUTERS = [
     transfers.router,
     reports.router,
     callbacks.router,
+    credits.router,
+    usage.router,
     agent_calls.router,
     provider_webhooks.router,
 ]

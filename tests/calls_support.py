@@ -8,6 +8,8 @@ from simulator.scripts import FarEnd
 from tests.conftest import Tenant
 from tests.receiver import WebhookReceiver
 from tests.waiting import eventually
+from trunkline.db import Database
+from trunkline.reports import latest_report
 
 OUR_NUMBER = "+14155550100"
 CALLEE = "+12015551234"
@@ -73,3 +75,14 @@ async def events(tenant: Tenant, session_id: str) -> list[dict]:
 
 def script(simulator: Simulator, number: str = CALLEE, **far_end: Any) -> None:
     simulator.directory.script(number, FarEnd(**far_end))
+
+
+async def stored_costs(database: Database, call_id: str) -> dict[str, Any]:
+    """The cost breakdown of the call's latest report, once one is stored (as stored)."""
+
+    async def stored() -> dict[str, Any] | None:
+        async with database.session() as session:
+            report = await latest_report(session, call_id)
+        return report.cost_breakdown if report else None
+
+    return await eventually(stored, 30)

@@ -43,15 +43,26 @@ async def test_create_returns_every_field_in_camel_case(tenant: Tenant) -> None:
     assert response.status_code == 201, response.text
     agent = response.json()
     assert agent["id"].startswith("agent_")
-    for field in ("systemPrompt", "firstMessage", "ttsOptions", "backgroundAudio", "metadata"):
+    for field in ("systemPrompt", "firstMessage", "ttsOptions", "metadata"):
         assert agent[field] == FRONT_DESK[field]
+    assert agent["backgroundAudio"] == {"sound": "office", "volume": 0.2, "ambient": None} | {
+        "toolSound": None
+    }
+    assert agent["organizationId"] == tenant.organization_id
     assert agent["intent"] == {"language": "en-US", "optimizeFor": "latency"}
+    assert agent["voice"] == "sonic-en-1"
+    assert agent["voiceOptions"]["provider"] == "cartesia"
+    assert agent["llmOptions"] == {"model": "gpt-4o-mini", "temperature": 0.3, "maxTokens": None}
+    assert agent["speechNormalization"] == {
+        "pronunciationDictionary": {"Acme": "ack-mee"},
+        "textReplacements": {r"\bDr\.": "Doctor"},
+    }
     assert agent["tools"][0]["destinations"] == [{"to": "+12015551234", "label": "Front desk"}]
     assert agent["idleReprompts"]["maxReprompts"] == 2
-    assert agent["webhooks"]["status"] == {
-        "url": "https://example.com/speko/status",
-        "secretSet": True,
-    }
+    assert agent["webhooks"]["status"]["url"] == "https://example.com/speko/status"
+    assert agent["webhooks"]["status"]["secretRef"] == "agent:status"
+    assert agent["webhooks"]["status"]["secretSet"] is True
+    assert agent["webhooks"]["preCall"]["secretRef"] == "organization"
     assert "legacy-secret" not in response.text
     assert agent["createdAt"] and agent["updatedAt"]
     fetched = await tenant.http.get(f"/v1/agents/{agent['id']}")
@@ -60,9 +71,11 @@ async def test_create_returns_every_field_in_camel_case(tenant: Tenant) -> None:
 
 async def test_minimal_agent_has_empty_defaults(tenant: Tenant) -> None:
     agent = (await tenant.http.post("/v1/agents", json={"name": "Bare"})).json()
-    assert agent["metadata"] == {}
-    assert agent["webhooks"] == {"preCall": None, "status": None, "postCall": None}
-    assert agent["systemPrompt"] is None
+    assert agent["metadata"] == {} and agent["extractionFields"] == []
+    assert set(agent["webhooks"].values()) == {None}
+    assert agent["systemPrompt"] == ""
+    assert agent["intent"] == {"language": "en-US", "optimizeFor": None}
+    assert agent["voice"] is None
 
 
 async def test_unknown_fields_are_named_in_a_422(tenant: Tenant) -> None:
@@ -104,7 +117,7 @@ async def test_invalid_values_are_rejected(tenant: Tenant) -> None:
         response = await tenant.http.post("/v1/agents", json=body)
         assert response.status_code == 422, (body, response.text)
         assert response.json()["code"] == "validation_error"
-    assert (await tenant.http.get("/v1/agents")).json()["data"] == []
+    assert (await tenant.http.get("/v1/agents")).json() == []
 
 
 async def test_malformed_json_is_a_400_saying_where(tenant: Tenant) -> None:
@@ -144,7 +157,7 @@ async def test_nul_characters_nan_and_blank_names_are_refused(tenant: Tenant) ->
             "/v1/agents", content=body, headers={"Content-Type": "application/json"}
         )
         assert response.status_code == 422, (body, response.text)
-    assert (await tenant.http.get("/v1/agents")).json()["data"] == []
+    assert (await tenant.http.get("/v1/agents")).json() == []
     trimmed = await tenant.http.post("/v1/agents", json={"name": "  Desk  "})
     assert trimmed.json()["name"] == "Desk"
 
@@ -156,7 +169,8 @@ async def test_patch_replaces_given_fields_and_clears_nulls(tenant: Tenant) -> N
     assert response.status_code == 200, response.text
     updated = response.json()
     assert updated["firstMessage"] == "Hello!"
-    assert updated["voice"] == {
+    assert updated["voice"] == "v2"
+    assert updated["voiceOptions"] == {
         "provider": None,
         "voiceId": "v2",
         "model": None,
@@ -187,17 +201,16 @@ async def test_list_paginates_newest_first(tenant: Tenant) -> None:
         for i in range(5)
     ]
     seen: list[str] = []
-    cursor = None
-    while True:
-        params = {"limit": 2, **({"cursor": cursor} if cursor else {})}
-        page = (await tenant.http.get("/v1/agents", params=params)).json()
-        seen += [agent["id"] for agent in page["data"]]
-        assert page["hasMore"] == (page["nextCursor"] is not None)
-        cursor = page["nextCursor"]
-        if cursor is None:
-            break
+    url: str | None = "/v1/agents?limit=2"
+    while url:
+        response = await tenant.http.get(url)
+        seen += [agent["id"] for agent in response.json()]
+        url = response.links.get("next", {}).get("url")
     assert seen == list(reversed(created))
-    too_many = await tenant.http.get("/v1/agents", params={"limit": 1000})
+    everything = await tenant.http.get("/v1/agents")
+    assert [agent["id"] for agent in everything.json()] == seen
+    assert "link" not in everything.headers
+    too_many = await tenant.http.get("/v1/agents", params={"limit": 1001})
     assert too_many.status_code == 422
     for cursor in ("garbage", "agent_\x00", created[0] + "x"):
         bad = await tenant.http.get("/v1/agents", params={"cursor": cursor})
@@ -207,7 +220,9 @@ async def test_list_paginates_newest_first(tenant: Tenant) -> None:
 
 async def test_delete_then_gone(tenant: Tenant) -> None:
     agent = (await tenant.http.post("/v1/agents", json={"name": "Temp"})).json()
-    assert (await tenant.http.delete(f"/v1/agents/{agent['id']}")).status_code == 204
+    deleted = await tenant.http.delete(f"/v1/agents/{agent['id']}")
+    assert deleted.status_code == 200
+    assert deleted.json() == {"deleted": True, "id": agent["id"]}
     response = await tenant.http.get(f"/v1/agents/{agent['id']}")
     assert response.status_code == 404
     assert response.json()["code"] == "not_found"
@@ -248,7 +263,7 @@ async def test_another_organizations_agent_is_a_404(tenant: Tenant, other_tenant
     assert (await tenant.http.get(path)).status_code == 404
     assert (await tenant.http.patch(path, json={"name": "Mine now"})).status_code == 404
     assert (await tenant.http.delete(path)).status_code == 404
-    assert (await tenant.http.get("/v1/agents")).json()["data"] == []
+    assert (await tenant.http.get("/v1/agents")).json() == []
     assert (await other_tenant.http.get(path)).json()["name"] == "Theirs"
 
 

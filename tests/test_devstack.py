@@ -131,7 +131,7 @@ def test_dev_stack_runs_stops_and_keeps_data(data_dir: Path) -> None:
         created = httpx.post(stack.url("api", "/v1/agents"), json={"name": "Desk"}, headers=headers)
         assert created.status_code == 201, created.text
         listed = httpx.get(stack.url("api", "/v1/agents"), headers=headers).json()
-        assert [agent["name"] for agent in listed["data"]] == ["Desk"]
+        assert [agent["name"] for agent in listed] == ["Desk"]
         assert httpx.get(stack.url("ui"), timeout=5).status_code == 200
         assert httpx.get(stack.url("sim", "/healthz")).json() == {"status": "ok"}
         inbound = {"from": "+12015551234", "to": "+14155550100"}
@@ -151,7 +151,7 @@ def test_dev_stack_runs_stops_and_keeps_data(data_dir: Path) -> None:
     try:
         assert "TRUNKLINE_API_KEY" not in again.output
         listed = httpx.get(again.url("api", "/v1/agents"), headers=headers).json()
-        assert [agent["name"] for agent in listed["data"]] == ["Desk"]
+        assert [agent["name"] for agent in listed] == ["Desk"]
     finally:
         again.stop()
     assert again.process.returncode == 0

@@ -82,10 +82,9 @@ async def test_lone_surrogates_are_refused_before_anything_is_written(
     error = response.json()
     assert error["code"] == "validation_error"
     assert [(d["field"], d["type"]) for d in error["details"]] == [(field, "lone_surrogate")]
-    for listed in ("/v1/agents", "/v1/callbacks"):
-        page = await tenant.http.get(listed)
-        assert (page.status_code, page.json()["data"]) == (200, []), listed
-    assert (await tenant.http.get("/v1/phone-numbers")).json() == []
+    for listed in ("/v1/agents", "/v1/phone-numbers"):
+        assert (await tenant.http.get(listed)).json() == [], listed
+    assert (await tenant.http.get("/v1/callbacks")).json()["callbacks"] == []
 
 
 async def test_a_surrogate_pair_is_an_ordinary_character(tenant: Tenant) -> None:

@@ -57,3 +57,56 @@ async def delete_agent(session: AsyncSession, agent: Agent) -> None:
         raise AgentInUseError(routed)
     await session.delete(agent)
     await session.commit()
+
+
+def _allowed_providers(preferences: dict[str, Any] | None) -> list[str] | None:
+    """Every provider the SDK's per-modality lists allow, once each, in order."""
+    lists = ((preferences or {}).get("allowedProviders") or {}).values()
+    merged = list(dict.fromkeys(provider for providers in lists for provider in providers or []))
+    return merged or None
+
+
+def _rules(mapping: dict[str, str] | None, left: str, right: str) -> list[dict[str, str]] | None:
+    """A `{a: b}` map as rules `[{left: a, right: b}]`; None when empty."""
+    return [{left: a, right: b} for a, b in (mapping or {}).items()] or None
+
+
+def as_pipeline_fields(changes: dict[str, Any], stored: dict[str, Any]) -> dict[str, Any]:
+    """The SDK's agent fields (camelCase, `None` = clear) written onto ours, over `stored`:
+    `llmOptions` → `llm` (its provider kept),
+    `stackPreferences` → `constraints.allowedProviders` (the preferences kept too),
+    `speechNormalization` → pronunciation and text replacement rules."""
+    fields = dict(changes)
+    if "llmOptions" in fields:
+        options = fields.pop("llmOptions")
+        provider = (fields.get("llm") or stored.get("llm") or {}).get("provider")
+        kept = {"provider": provider} if provider else {}
+        fields["llm"] = None if options is None else {**kept, **options}
+    if "stackPreferences" in fields:
+        constraints = dict(fields.get("constraints") or stored.get("constraints") or {})
+        constraints["allowedProviders"] = _allowed_providers(fields["stackPreferences"])
+        fields["constraints"] = {k: v for k, v in constraints.items() if v is not None} or None
+    if "speechNormalization" in fields:
+        normalization = fields.pop("speechNormalization") or {}
+        pronunciations = normalization.get("pronunciationDictionary")
+        replacements = normalization.get("textReplacements")
+        fields["pronunciationRules"] = _rules(pronunciations, "word", "pronunciation")
+        fields["textReplacementRules"] = _rules(replacements, "find", "replace")
+    if fields.get("webhooks"):
+        fields["webhooks"] = _keep_auth_values(fields["webhooks"], stored.get("webhooks") or {})
+    return fields
+
+
+def _keep_auth_values(webhooks: dict[str, Any], stored: dict[str, Any]) -> dict[str, Any]:
+    """An auth header sent without its value keeps the value stored under its name."""
+    kept = {}
+    for kind, target in webhooks.items():
+        known = {h["name"]: h.get("value") for h in (stored.get(kind) or {}).get("authHeaders", [])}
+        if target and target.get("authHeaders"):
+            headers = [
+                {**h, "value": h.get("value") or known.get(h["name"])}
+                for h in target["authHeaders"]
+            ]
+            target = {**target, "authHeaders": [{k: v for k, v in h.items() if v} for h in headers]}
+        kept[kind] = target
+    return kept

@@ -65,6 +65,22 @@ class Organization(SQLModel, table=True):
     created_at: datetime = timestamp_field(default_factory=utcnow)
 
 
+class CreditLedgerEntry(SQLModel, table=True):
+    """One change of an organization's credits, written in the transaction that made it."""
+
+    id: str = Field(default_factory=lambda: new_id("cle"), primary_key=True)
+    organization_id: str = Field(foreign_key="organization.id", index=True)
+    kind: str
+    """grant, debit, topup, refund or adjustment (the Speko SDK's kinds)."""
+    amount_micros: int = micros_field()
+    """Signed millionths of a credit: negative takes from the balance."""
+    metric: str | None = None
+    """What a debit paid for: `call`, `phone_number`."""
+    session_id: str | None = Field(default=None, index=True)
+    """The call a call charge was for."""
+    created_at: datetime = timestamp_field(default_factory=utcnow)
+
+
 class ApiKey(SQLModel, table=True):
     """An API key, stored as the SHA-256 of the key; the key itself is shown once at creation."""
 

@@ -4,11 +4,11 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import update
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from trunkline.credentials import generate_api_key, generate_webhook_secret, hash_api_key
+from trunkline.credits import grant_opening_balance, move_credits, set_balance
 from trunkline.kyb import follow_verification
 from trunkline.models import ApiKey, Organization, utcnow
 
@@ -35,6 +35,7 @@ async def create_organization(
     )
     session.add(organization)
     await session.flush()
+    grant_opening_balance(session, organization)
     api_key = _add_api_key(session, organization.id)
     await session.commit()
     return NewOrganization(organization, api_key)
@@ -52,38 +53,23 @@ async def update_organization(
     organization = await session.get(Organization, organization_id)
     if organization is None:
         return None
+    if credits is not None:
+        await set_balance(session, organization, round(credits * MICROS_PER_CREDIT))
     if verified is not None:
         organization.business_verified = verified
         await follow_verification(session, organization_id, verified)
-    if credits is not None:
-        organization.credits_micros = round(credits * MICROS_PER_CREDIT)
     session.add(organization)
     await session.commit()
     if add_credits is not None:
         delta = round(add_credits * MICROS_PER_CREDIT)
-        await change_credits(session, organization_id, delta, allow_negative=True)
+        kind = "grant" if delta > 0 else "adjustment"
+        await move_credits(session, organization_id, delta, kind, allow_negative=True)
     await session.refresh(organization)
     return {
         "organizationId": organization.id,
         "businessVerified": organization.business_verified,
         "credits": organization.credits_micros / MICROS_PER_CREDIT,
     }
-
-
-async def change_credits(
-    session: AsyncSession, organization_id: str, delta: int, *, allow_negative: bool = False
-) -> bool:
-    """Add `delta` micro-credits in one atomic UPDATE, refusing to go below zero unless allowed."""
-    statement = (
-        update(Organization)
-        .where(col(Organization.id) == organization_id)
-        .values(credits_micros=col(Organization.credits_micros) + delta)
-    )
-    if not allow_negative:
-        statement = statement.where(col(Organization.credits_micros) + delta >= 0)
-    applied = (await session.exec(statement)).rowcount == 1  # type: ignore[call-overload]
-    await session.commit()
-    return applied
 
 
 async def issue_api_key(session: AsyncSession, organization_id: str) -> str | None:

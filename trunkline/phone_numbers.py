@@ -10,8 +10,8 @@ from sqlmodel import select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from trunkline.agents import get_agent
+from trunkline.credits import move_credits
 from trunkline.models import Organization, PhoneNumber, utcnow
-from trunkline.organizations import change_credits
 from trunkline.pagination import PageOf, paginate
 from trunkline.providers.errors import ProviderError, ProviderRejected, ProviderUnavailable
 from trunkline.providers.telnyx import TelnyxAdapter
@@ -178,14 +178,16 @@ async def buy_number(
         number.dispatch_metadata_template,
     )
     await ensure_unclaimed(session, number.e164)
-    if not await change_credits(session, organization_id, -price_micros):
+    if not await move_credits(
+        session, organization_id, -price_micros, "debit", metric="phone_number"
+    ):
         raise PhoneNumberError(
             "insufficient_credits", f"a number costs {price_micros / 1e6:g} credits"
         )
     try:
         return await _order_and_store(session, number, telnyx, connection_id)
     except Exception:
-        await change_credits(session, organization_id, price_micros)
+        await move_credits(session, organization_id, price_micros, "refund", metric="phone_number")
         raise
 
 

@@ -11,6 +11,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from trunkline.analysis.rules import Analysis, CallFacts
 from trunkline.calls import call_party
+from trunkline.credits import move_credits
 from trunkline.models import (
     Agent,
     Call,
@@ -22,7 +23,7 @@ from trunkline.models import (
     TransferAttempt,
     utcnow,
 )
-from trunkline.organizations import MICROS_PER_CREDIT, change_credits
+from trunkline.organizations import MICROS_PER_CREDIT
 from trunkline.pipeline import AnalysisConfig
 from trunkline.transcripts import transcript, transcript_wire
 from trunkline.transfers import attempts_of, messages_of, transfers_of_call
@@ -269,4 +270,12 @@ async def charge_once(session: AsyncSession, report: CallReport) -> bool:
     if marked.rowcount != 1:  # type: ignore[attr-defined]
         await session.rollback()
         return False
-    return await change_credits(session, report.organization_id, -micros, allow_negative=True)
+    return await move_credits(
+        session,
+        report.organization_id,
+        -micros,
+        "debit",
+        metric="call",
+        session_id=report.call_id,
+        allow_negative=True,
+    )

@@ -1,17 +1,32 @@
-"""`/v1/agents`: create, read, list, update and delete agents."""
+"""`/v1/agents`: create, read, list, update and delete agents, and list an agent's calls.
+
+Shapes are the Speko SDK's (`AgentRow`, a bare array for the list, `{deleted, id}` for a delete,
+a snake_case `AgentCallListPage` for the calls); Trunkline's own fields travel beside them.
+"""
 
 from typing import Any
 
-from fastapi import APIRouter, Response
+from fastapi import APIRouter, Request, Response
 
 from api.deps import CurrentOrganization, DbSession
 from api.errors import ApiError, error_responses, find_owned
-from api.schemas.agents import AgentCreate, AgentOut, AgentPage, AgentUpdate
-from api.schemas.common import PageCursor, PageLimit
-from trunkline import agents
-from trunkline.models import Agent
+from api.pagination import ArrayLimit, link_next
+from api.schemas.agents import (
+    AgentCallOut,
+    AgentCallPage,
+    AgentCreate,
+    AgentDeleted,
+    AgentOut,
+    AgentUpdate,
+)
+from api.schemas.common import Instant, PageCursor, PageLimit
+from trunkline import agents, calls
+from trunkline.models import Agent, Call
+from trunkline.reports import talk_seconds
 
 router = APIRouter(prefix="/v1/agents", tags=["agents"], responses=error_responses(401, 422))
+
+DEFAULT_LANGUAGE = "en-US"
 
 
 def _stored_config(body: dict[str, Any]) -> dict[str, Any]:
@@ -21,19 +36,61 @@ def _stored_config(body: dict[str, Any]) -> dict[str, Any]:
     )
 
 
-def _agent_out(agent: Agent) -> AgentOut:
-    """The agent as the API shows it: legacy webhook secrets are never echoed back."""
-    config = dict(agent.config)
-    webhooks = {
-        kind: {"url": target["url"], "secretSet": bool(target.get("secret"))}
-        for kind, target in config.pop("webhooks", {}).items()
+def _webhook_out(kind: str, target: dict[str, Any]) -> dict[str, Any]:
+    """A lifecycle webhook as the SDK reads it: secrets only as references, never their values."""
+    secret_ref = f"agent:{kind}" if target.get("secret") else "organization"
+    headers = target.get("authHeaders")
+    return {
+        **{key: value for key, value in target.items() if key not in ("secret", "authHeaders")},
+        "secretRef": secret_ref,
+        "secretSet": bool(target.get("secret")),
+        "authHeaders": [
+            {"name": h["name"], "secretRef": f"agent:{kind}:{h['name']}"} for h in headers
+        ]
+        if headers is not None
+        else None,
     }
+
+
+def _speech_normalization(config: dict[str, Any]) -> dict[str, Any] | None:
+    """Our pronunciation and text replacement rules, as the SDK's two maps."""
+    pronunciations = config.get("pronunciationRules")
+    replacements = config.get("textReplacementRules")
+    if pronunciations is None and replacements is None:
+        return None
+    return {
+        "pronunciationDictionary": {r["word"]: r["pronunciation"] for r in pronunciations or []},
+        "textReplacements": {r["find"]: r["replace"] for r in replacements or []},
+    }
+
+
+def _agent_out(agent: Agent) -> AgentOut:
+    """The agent as the SDK's `AgentRow`, derived from what is stored (see the README)."""
+    config = dict(agent.config)
+    intent = config.get("intent") or {}
+    optimize_for = intent.get("optimizeFor")
+    llm = config.get("llm")
     return AgentOut.model_validate(
         {
             **config,
             "id": agent.id,
+            "organizationId": agent.organization_id,
             "name": agent.name,
-            "webhooks": webhooks,
+            "systemPrompt": config.get("systemPrompt", ""),
+            "intent": {
+                "language": intent.get("language", DEFAULT_LANGUAGE),
+                "optimizeFor": None if optimize_for == "balanced" else optimize_for,
+            },
+            "voice": (config.get("voice") or {}).get("voiceId"),
+            "voiceOptions": config.get("voice"),
+            "llmOptions": {k: v for k, v in llm.items() if k != "provider"} if llm else None,
+            "speechNormalization": _speech_normalization(config),
+            "extractionFields": config.get("extractionFields", []),
+            "metadata": config.get("metadata", {}),
+            "webhooks": {
+                kind: _webhook_out(kind, target)
+                for kind, target in config.get("webhooks", {}).items()
+            },
             "createdAt": agent.created_at,
             "updatedAt": agent.updated_at,
         }
@@ -50,20 +107,25 @@ async def _owned_agent(session: DbSession, organization_id: str, agent_id: str) 
 async def create_agent(
     body: AgentCreate, organization: CurrentOrganization, session: DbSession
 ) -> AgentOut:
-    config = _stored_config(body.model_dump(mode="json"))
+    fields = agents.as_pipeline_fields(body.model_dump(mode="json", exclude_none=True), {})
+    config = _stored_config(fields)
     agent = await agents.create_agent(session, organization.id, body.name, config)
     return _agent_out(agent)
 
 
 @router.get("")
 async def list_agents(
+    request: Request,
+    response: Response,
     organization: CurrentOrganization,
     session: DbSession,
-    limit: PageLimit = 20,
+    limit: ArrayLimit = 1000,
     cursor: PageCursor = None,
-) -> AgentPage:
+) -> list[AgentOut]:
+    """Every agent, newest first, as a bare array; a `Link` header points at any further page."""
     page = await agents.list_agents(session, organization.id, limit, cursor)
-    return AgentPage.of(page.rows, page.next_cursor, _agent_out)
+    link_next(request, response, page.next_cursor)
+    return [_agent_out(agent) for agent in page.rows]
 
 
 @router.get("/{agent_id}", responses=error_responses(404))
@@ -80,15 +142,16 @@ async def update_agent(
     agent = await _owned_agent(session, organization.id, agent_id)
     changes = body.model_dump(mode="json", exclude_unset=True)
     name = changes.pop("name", None) or agent.name
-    merged = {key: value for key, value in {**agent.config, **changes}.items() if value is not None}
+    fields = agents.as_pipeline_fields(changes, agent.config)
+    merged = {key: value for key, value in {**agent.config, **fields}.items() if value is not None}
     config = _stored_config({"name": name, **merged})
     return _agent_out(await agents.update_agent(session, agent, name, config))
 
 
-@router.delete("/{agent_id}", status_code=204, responses=error_responses(404, 409))
+@router.delete("/{agent_id}", responses=error_responses(404, 409))
 async def delete_agent(
     agent_id: str, organization: CurrentOrganization, session: DbSession
-) -> Response:
+) -> AgentDeleted:
     agent = await _owned_agent(session, organization.id, agent_id)
     try:
         await agents.delete_agent(session, agent)
@@ -100,4 +163,42 @@ async def delete_agent(
             "route those numbers elsewhere first",
             {"phoneNumbers": exc.phone_numbers},
         ) from exc
-    return Response(status_code=204)
+    return AgentDeleted(id=agent_id)
+
+
+def _call_entry(call: Call) -> AgentCallOut:
+    """A call as the SDK's `AgentCallListEntry`: language from the config it ran with."""
+    intent = call.pipeline_config.get("intent") or {}
+    return AgentCallOut(
+        id=call.id,
+        call_id=call.id,
+        resource_uri=f"/v1/calls/{call.id}",
+        agent_id=call.agent_id or "",
+        status=call.status,
+        kind="phone",
+        direction=call.direction,
+        language=intent.get("language", DEFAULT_LANGUAGE),
+        room_name=call.room_name,
+        created_at=call.created_at,
+        ended_at=call.ended_at,
+        duration_seconds=round(talk_seconds(call), 3) if call.ended_at else None,
+        recording_status=None,
+    )
+
+
+@router.get("/{agent_id}/calls", responses=error_responses(404))
+async def list_agent_calls(
+    agent_id: str,
+    organization: CurrentOrganization,
+    session: DbSession,
+    limit: PageLimit = 20,
+    cursor: PageCursor = None,
+    since: Instant | None = None,
+) -> AgentCallPage:
+    """The agent's calls, newest first; `since` keeps those created at or after it."""
+    agent = await _owned_agent(session, organization.id, agent_id)
+    page = await calls.list_calls(
+        session, organization.id, limit, cursor, agent_id=agent.id, created_after=since
+    )
+    entries = [_call_entry(call) for call in page.rows]
+    return AgentCallPage(calls=entries, entries=entries, next_cursor=page.next_cursor)
