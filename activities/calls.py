@@ -43,6 +43,7 @@ from trunkline.models import (
     utcnow,
 )
 from trunkline.organizations import signing_secrets
+from trunkline.prompt_variables import PROMPT_KEYS, prompt_values, render
 from trunkline.providers.errors import ProviderRejected
 from trunkline.providers.livekit import DialRequest, LiveKitAdapter
 from trunkline.providers.telnyx import CallAlreadyEnded, TelnyxAdapter
@@ -120,7 +121,13 @@ class CallActivities:
     ) -> ResolvedConfig:
         agent_layer = agent.config if agent else {}
         if call.direction == "outbound":
-            return resolve([("agent", agent_layer), ("request", call.request)])
+            resolved = resolve([("agent", agent_layer), ("request", call.request)])
+            if "variables" in call.request:  # the API checked that every placeholder has one
+                values = prompt_values(call.request, agent_layer)
+                for key in PROMPT_KEYS:
+                    if resolved.config.get(key):
+                        resolved.config[key] = render(resolved.config[key], values)
+            return resolved
         forwarded = forwarded_from(
             dialed_number=call.to_number, telnyx_payload=call.request.get("telnyx") or {}
         )
@@ -244,6 +251,8 @@ class CallActivities:
             "agentToken": agent_token(self._settings.agent_token_secret, call.id),
             "apiBaseUrl": self._settings.public_base_url,
         }
+        if call.request.get("toolSecrets"):  # for the agent's tools alone, never a prompt
+            metadata["toolSecrets"] = call.request["toolSecrets"]
         return await self._livekit.dispatch_agent(
             call.room_name, self._settings.livekit_agent_name, metadata
         )

@@ -140,14 +140,36 @@ async def _on_validation_error(_request: Request, exc: Exception) -> JSONRespons
 _HTTP_ERROR_CODES = {404: "not_found", 405: "method_not_allowed", 413: "payload_too_large"}
 
 
+_NOT_OFFERED = {
+    "/v1/sessions/": "browser sessions",
+    "/v1/sms/": "SMS",
+    "/v1/knowledge-bases": "knowledge bases",
+    "/v1/voices": "the voice catalog",
+    "/v1/transcribe": "transcription",
+    "/v1/synthesize": "speech synthesis",
+    "/v1/complete": "completions",
+    "/v1/realtime": "realtime sessions",
+}
+"""Speko SDK resources outside Trunkline's phone surface: a 404 that says so."""
+
+
 async def _on_http_error(request: Request, exc: Exception) -> JSONResponse:
     """Starlette's own errors in our shape; a 405 names every method the path serves."""
     assert isinstance(exc, StarletteHTTPException)
     code = _HTTP_ERROR_CODES.get(exc.status_code, "http_error")
-    headers = exc.headers
+    message, headers = str(exc.detail), exc.headers
     if exc.status_code == 405:
         headers = {**(headers or {}), "Allow": ", ".join(sorted(_allowed_methods(request)))}
-    return error_response(exc.status_code, code, str(exc.detail), headers=headers)
+    feature = _feature_not_offered(request.url.path) if exc.status_code == 404 else None
+    if feature:
+        code, message = "not_supported", f"Trunkline does not offer {feature}"
+    return error_response(exc.status_code, code, message, headers=headers)
+
+
+def _feature_not_offered(path: str) -> str | None:
+    """The SDK feature `path` belongs to, when Trunkline leaves it out."""
+    slashed = path.rstrip("/") + "/"
+    return next((name for prefix, name in _NOT_OFFERED.items() if slashed.startswith(prefix)), None)
 
 
 def _allowed_methods(request: Request) -> set[str]:

@@ -23,6 +23,8 @@ from temporalio.client import Client
 from tests.servers import free_port
 from trunkline.devstack import port_in_use
 
+REPO = Path(__file__).resolve().parent.parent
+
 READY_TIMEOUT_SECONDS = 120
 
 
@@ -117,6 +119,20 @@ async def workflow_pollers(temporal_port: int, within_seconds: float = 30) -> in
         await asyncio.sleep(0.2)
 
 
+def run_quickstart(api_url: str, api_key: str) -> str:
+    """The README's SDK quick start against the stack; what it printed."""
+    environment = {**os.environ, "TRUNKLINE_API_KEY": api_key, "TRUNKLINE_URL": api_url}
+    done = subprocess.run(
+        [sys.executable, str(REPO / "examples" / "quickstart.py")],
+        env=environment,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+    return done.stdout
+
+
 @pytest.fixture
 def data_dir(tmp_path: Path) -> Iterator[Path]:
     yield tmp_path / "data"
@@ -140,6 +156,9 @@ def test_dev_stack_runs_stops_and_keeps_data(data_dir: Path) -> None:
         webhooks = httpx.get(stack.url("sim", "/control/state")).json()["webhooks"]
         assert [(w["event"], w["status"]) for w in webhooks] == [("call.initiated", 200)]
         assert asyncio.run(workflow_pollers(stack.ports["temporal"])) >= 1
+        quickstart = run_quickstart(stack.url("api"), key.group(1))
+        assert "report: " in quickstart and "cost: " in quickstart, quickstart
+        assert "ending: ending" in quickstart and "call ended" in quickstart, quickstart
     finally:
         rest = stack.stop()
     assert stack.process.returncode == 0, rest
@@ -151,7 +170,7 @@ def test_dev_stack_runs_stops_and_keeps_data(data_dir: Path) -> None:
     try:
         assert "TRUNKLINE_API_KEY" not in again.output
         listed = httpx.get(again.url("api", "/v1/agents"), headers=headers).json()
-        assert [agent["name"] for agent in listed] == ["Desk"]
+        assert [agent["name"] for agent in listed] == ["Front desk", "Desk"]
     finally:
         again.stop()
     assert again.process.returncode == 0

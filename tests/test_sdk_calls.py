@@ -2,6 +2,7 @@
 with the guide's own values, each answer validated by the SDK's own models."""
 
 import asyncio
+import json
 
 import httpx
 import pytest
@@ -153,6 +154,81 @@ async def test_a_browser_joins_a_live_call_and_the_kill_switch_ends_it(
     assert (ending.ok, ending.status, ending.ended_at) == (True, "ending", None)
     ended = await status_of(tenant, call_id, "ended")
     assert ended.ended_at is not None
+
+
+async def test_every_dial_field_the_sdk_sends_is_taken(
+    tenant: Tenant, simulator: Simulator, receiver: WebhookReceiver
+) -> None:
+    line = await set_up_line(
+        tenant, receiver, agent={"systemPrompt": "You are {{ agent_name }} from {{company}}."}
+    )
+    script(simulator, behaviour="voicemail", answer_after_seconds=0.1, hangup_after_seconds=None)
+    dialed = await tenant.speko.voice.dial(
+        {
+            "to": CALLEE,
+            "agent_id": line.agent_id,
+            "first_message": "Hi {{customer}}, this is {{ agent_name }}.",
+            "variables": {"agent_name": "Ava", "company": "Acme", "customer": "Maya"},
+            "tool_secrets": {"crm_token": "secret-crm-token"},
+            "voice": "sophia",
+            "intent": {"language": "en-GB", "region": "eu-west1", "optimize_for": "accuracy"},
+            "constraints": {"allowed_providers": {"stt": ["deepgram"], "llm": ["openai"]}},
+            "llm": {"temperature": 0.3, "max_tokens": 300},
+            "tts_options": {"sample_rate": 24000, "speed": 1.1},
+            "stt_options": {"keywords": ["Acme"], "language": "en"},
+            "max_duration_seconds": 600,
+            "turn_handling": {
+                "profile": "ivr",
+                "greet_first": False,
+                "vad": {"provider": "silero"},
+            },
+            "telephony": {"amd": {"mode": "carrier", "timeout_seconds": 5}},
+            "webhook_tags": {"tenant": "acme"},
+            "metadata": {"leadId": "lead_456"},
+        }
+    )
+    call = await status_of(tenant, dialed.session_id, "failed")  # the carrier heard a machine
+    config = call.pipeline_config
+    assert config["systemPrompt"] == "You are Ava from Acme."
+    assert config["firstMessage"] == "Hi Maya, this is Ava."
+    assert config["voice"] == {"voiceId": "sophia"}
+    assert config["intent"] == {"language": "en-GB", "region": "eu-west1", "optimizeFor": "quality"}
+    assert config["constraints"] == {
+        "allowedProviders": ["deepgram", "openai"],
+        "maxCallDurationSeconds": 600,
+    }
+    assert config["turnHandling"] == {
+        "profile": "ivr",
+        "greetFirst": False,
+        "vad": {"provider": "silero"},
+    }
+    assert config["llm"] == {"temperature": 0.3, "maxTokens": 300}
+    assert call.metadata == {"leadId": "lead_456", "webhookTags": {"tenant": "acme"}}
+    [dispatch] = simulator.world.dispatches.values()
+    metadata = json.loads(dispatch.metadata)
+    assert metadata["toolSecrets"] == {"crm_token": "secret-crm-token"}
+    assert "secret-crm-token" not in json.dumps(metadata["pipelineConfig"])
+    raw = (await tenant.http.get(f"/v1/calls/{dialed.session_id}")).text
+    assert "secret-crm-token" not in raw
+    assert "amd.machine" in [e.event_type for e in await tenant.speko.calls.events(call.id)]
+
+    script(simulator, behaviour="voicemail", answer_after_seconds=0.1, hangup_after_seconds=0.3)
+    unscreened = await tenant.speko.voice.dial(
+        {
+            "to": CALLEE,
+            "agent_id": line.agent_id,
+            "telephony": {"amd": {"mode": "disabled"}},
+            "variables": {"agent_name": "Ava", "company": "Acme"},
+        }
+    )
+    assert (await status_of(tenant, unscreened.session_id, "ended", "failed")).status == "ended"
+
+    with pytest.raises(SpekoApiError) as missing:
+        await tenant.speko.voice.dial(
+            {"to": CALLEE, "agent_id": line.agent_id, "variables": {"company": "Acme"}}
+        )
+    assert (missing.value.status, missing.value.code) == (400, "missing_template_variables")
+    assert "agent_name" in missing.value.message
 
 
 async def test_the_blocking_client_and_errors(

@@ -15,6 +15,7 @@ from trunkline.ids import new_id
 from trunkline.models import Call, CallEvent, PhoneNumber
 from trunkline.pagination import PageOf, paginate
 from trunkline.phone_numbers import allows_outbound
+from trunkline.prompt_variables import PROMPT_KEYS, missing_names, prompt_values
 
 
 class CallRequestError(Exception):
@@ -97,8 +98,11 @@ async def create_outbound_call(
         if existing:
             return _same_request(existing, request), False
     agent_id = request.get("agentId")
-    if agent_id and await get_agent(session, organization_id, agent_id) is None:
+    agent = await get_agent(session, organization_id, agent_id) if agent_id else None
+    if agent_id and agent is None:
         raise CallRequestError("agent_not_found", f"agent {agent_id} not found", "agentId")
+    if "variables" in request:
+        _check_variables(request, agent.config if agent else {})
     caller = await resolve_caller_id(session, organization_id, agent_id, request.get("from"))
     call = new_call(
         organization_id=organization_id,
@@ -120,6 +124,17 @@ async def create_outbound_call(
             raise
         return _same_request(winner, request), False
     return call, True
+
+
+def _check_variables(request: dict[str, Any], agent_config: dict[str, Any]) -> None:
+    """Every placeholder of the call's prompts must have a value (the call renders them)."""
+    texts = (request.get(key) or agent_config.get(key) for key in PROMPT_KEYS)
+    missing = missing_names(texts, prompt_values(request, agent_config))
+    if missing:
+        names = ", ".join(missing)
+        raise CallRequestError(
+            "missing_template_variables", f"no value for template variable(s): {names}", "variables"
+        )
 
 
 async def _by_idempotency_key(session: AsyncSession, organization_id: str, key: str) -> Call | None:

@@ -84,6 +84,16 @@ class Llm(ApiModel):
     max_tokens: Annotated[int, Field(ge=1, le=32_000)] | None = None
 
 
+ProviderList = Annotated[list[ShortText], Field(max_length=50)]
+
+
+class ProvidersByModality(ApiModel):
+    stt: ProviderList | None = None
+    llm: ProviderList | None = None
+    tts: ProviderList | None = None
+    s2s: ProviderList | None = None
+
+
 class Constraints(ApiModel):
     max_call_duration_seconds: Annotated[int, Field(ge=30, le=14_400)] | None = None
     max_cost_per_minute: Annotated[float, Field(gt=0)] | None = None
@@ -162,6 +172,39 @@ class IdleReprompts(ApiModel):
     end_call_after_max: StrictBool = True
 
 
+class Endpointing(ApiModel):
+    min_delay: Annotated[float, Field(ge=0, le=10)] | None = None
+    max_delay: Annotated[float, Field(ge=0, le=30)] | None = None
+
+
+class Interruption(ApiModel):
+    mode: Literal["adaptive", "vad"] | None = None
+    min_duration: Annotated[float, Field(ge=0, le=10)] | None = None
+    min_words: Annotated[int, Field(ge=0, le=20)] | None = None
+
+
+class Vad(ApiModel):
+    provider: Literal["silero", "ai-coustics"]
+
+
+class NoiseCancellation(ApiModel):
+    enabled: StrictBool
+    model: Literal["quail", "quail-voice-focus"] | None = None
+
+
+class TurnHandling(ApiModel):
+    """Turn-taking for the agent (the SDK's `turnHandling`): Trunkline passes it to the agent."""
+
+    vad: Vad | None = None
+    noise_cancellation: NoiseCancellation | None = None
+    profile: Literal["conversational", "ivr", "ivr_patient"] | None = None
+    endpointing: Endpointing | None = None
+    interruption: Interruption | None = None
+    turn_detection: StrictBool | Literal["stt"] | None = None
+    context_threshold: StrictBool | None = None
+    greet_first: StrictBool | None = None
+
+
 class PipelineConfig(ApiModel):
     """The keys a call can set or override: agent defaults ← call request ← pre-call webhook."""
 
@@ -180,6 +223,7 @@ class PipelineConfig(ApiModel):
         None
     )
     idle_reprompts: IdleReprompts | None = None
+    turn_handling: TurnHandling | None = None
 
 
 class ExtractionRule(ApiModel):

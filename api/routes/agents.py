@@ -11,8 +11,8 @@ from fastapi import APIRouter, Request, Response
 from api.deps import CurrentOrganization, DbSession
 from api.errors import ApiError, error_responses, find_owned
 from api.pagination import ArrayLimit, link_next
+from api.routes.calls import call_out
 from api.schemas.agents import (
-    AgentCallOut,
     AgentCallPage,
     AgentCreate,
     AgentDeleted,
@@ -21,8 +21,7 @@ from api.schemas.agents import (
 )
 from api.schemas.common import Instant, PageCursor, PageLimit
 from trunkline import agents, calls
-from trunkline.models import Agent, Call
-from trunkline.reports import talk_seconds
+from trunkline.models import Agent
 
 router = APIRouter(prefix="/v1/agents", tags=["agents"], responses=error_responses(401, 422))
 
@@ -166,26 +165,6 @@ async def delete_agent(
     return AgentDeleted(id=agent_id)
 
 
-def _call_entry(call: Call) -> AgentCallOut:
-    """A call as the SDK's `AgentCallListEntry`: language from the config it ran with."""
-    intent = call.pipeline_config.get("intent") or {}
-    return AgentCallOut(
-        id=call.id,
-        call_id=call.id,
-        resource_uri=f"/v1/calls/{call.id}",
-        agent_id=call.agent_id or "",
-        status=call.status,
-        kind="phone",
-        direction=call.direction,
-        language=intent.get("language", DEFAULT_LANGUAGE),
-        room_name=call.room_name,
-        created_at=call.created_at,
-        ended_at=call.ended_at,
-        duration_seconds=round(talk_seconds(call), 3) if call.ended_at else None,
-        recording_status=None,
-    )
-
-
 @router.get("/{agent_id}/calls", responses=error_responses(404))
 async def list_agent_calls(
     agent_id: str,
@@ -200,5 +179,5 @@ async def list_agent_calls(
     page = await calls.list_calls(
         session, organization.id, limit, cursor, agent_id=agent.id, created_after=since
     )
-    entries = [_call_entry(call) for call in page.rows]
+    entries = [call_out(call) for call in page.rows]
     return AgentCallPage(calls=entries, entries=entries, next_cursor=page.next_cursor)

@@ -44,6 +44,9 @@ from workflows.call import CallWorkflow
 
 router = APIRouter(tags=["calls"], responses=error_responses(401, 422))
 
+_STATUS_OF = {"idempotency_key_reused": 409, "missing_template_variables": 400}
+"""Dial refusals that are not a 422 about one field."""
+
 WEB_JOIN_TTL = timedelta(minutes=10)
 """How long a browser has to connect with a web-join token."""
 
@@ -149,14 +152,13 @@ async def place_phone_call(
     ] = None,
 ) -> SessionOut:
     """Place an outbound call with an agent; the call runs as a Temporal workflow."""
-    request = body.model_dump(mode="json", exclude_none=True)
     try:
         call, _ = await calls.create_outbound_call(
-            session, organization.id, request, idempotency_key
+            session, organization.id, body.canonical(), idempotency_key
         )
     except calls.CallRequestError as error:
-        if error.code == "idempotency_key_reused":
-            raise ApiError(409, error.code, error.message) from error
+        if error.code in _STATUS_OF:
+            raise ApiError(_STATUS_OF[error.code], error.code, error.message) from error
         raise invalid_field(error.code, error.message, error.field) from error
     try:
         await start_call(temporal, settings.temporal_task_queue, call)

@@ -9,7 +9,8 @@ from typing import Annotated, Any, Literal
 
 from pydantic import Field, model_validator
 
-from api.schemas.common import ResponseModel
+from api.schemas.calls import CallOut
+from api.schemas.common import ResponseModel, SnakeResponseModel
 from trunkline.pipeline import (
     AnalysisConfig,
     ApiModel,
@@ -21,6 +22,7 @@ from trunkline.pipeline import (
     Name,
     PipelineConfig,
     PronunciationRule,
+    ProvidersByModality,
     ShortText,
     TextReplacementRule,
     Tool,
@@ -50,16 +52,6 @@ class LlmOptions(ApiModel):
     temperature: Annotated[float, Field(ge=0, le=2)] | None = None
     max_tokens: Annotated[int, Field(ge=1, le=32_000)] | None = None
     model: ShortText | None = None
-
-
-ProviderList = Annotated[list[ShortText], Field(max_length=50)]
-
-
-class ProvidersByModality(ApiModel):
-    stt: ProviderList | None = None
-    llm: ProviderList | None = None
-    tts: ProviderList | None = None
-    s2s: ProviderList | None = None
 
 
 class StackPreferences(ApiModel):
@@ -298,31 +290,9 @@ class AgentDeleted(ResponseModel):
     id: str
 
 
-class AgentCallOut(ResponseModel):
-    """One call of an agent, snake_case as the SDK's `AgentCallListEntry` reads it."""
-
-    model_config = ResponseModel.model_config | {"alias_generator": None}
-
-    id: str
-    call_id: str
-    resource_uri: str
-    agent_id: str
-    status: str
-    kind: Literal["phone"]
-    direction: str
-    language: str
-    room_name: str
-    created_at: datetime
-    ended_at: datetime | None
-    duration_seconds: float | None
-    recording_status: str | None
-
-
-class AgentCallPage(ResponseModel):
+class AgentCallPage(SnakeResponseModel):
     """The SDK's `AgentCallListPage`: `entries` mirrors `calls`; pass `next_cursor` as `cursor`."""
 
-    model_config = ResponseModel.model_config | {"alias_generator": None}
-
-    calls: list[AgentCallOut]
-    entries: list[AgentCallOut]
+    calls: list[CallOut]
+    entries: list[CallOut]
     next_cursor: str | None

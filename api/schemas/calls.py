@@ -9,11 +9,23 @@ from api.schemas.common import Instant, ResponseModel, SnakeResponseModel
 from api.schemas.reports import ReportOut, TranscriptOut
 from api.schemas.transfers import CallTransferOut
 from trunkline.phone import E164
-from trunkline.pipeline import ApiModel, Metadata, PipelineConfig
+from trunkline.pipeline import (
+    ApiModel,
+    Constraints,
+    Intent,
+    Metadata,
+    PipelineConfig,
+    ProviderList,
+    ProvidersByModality,
+    ShortText,
+    Voice,
+)
 
 
 class Amd(ApiModel):
-    mode: Literal["agent", "provider"] = "agent"
+    mode: Literal["agent", "provider", "carrier", "disabled"] = Field(
+        "agent", description="`carrier` is the SDK's name for `provider`; `disabled`: no AMD."
+    )
     timeout_seconds: Annotated[float, Field(gt=0, le=60)] = 8
 
 
@@ -25,10 +37,29 @@ class Telephony(ApiModel):
     )
 
 
-class OutboundCallRequest(PipelineConfig):
-    """`POST /v1/sessions/phone`: per-call fields override or extend the agent's defaults.
+class DialIntent(Intent):
+    """The SDK's routing intent: `accuracy` is our `quality`, `null` is `balanced`."""
 
-    `agentId` is required unless an ad hoc `intent` is given.
+    region: ShortText | None = None
+    optimize_for: Literal["latency", "quality", "cost", "balanced", "accuracy"] | None = "balanced"
+
+
+class DialConstraints(Constraints):
+    allowed_providers: ProviderList | ProvidersByModality | None = Field(  # type: ignore[assignment]
+        None, description="A list, or the SDK's lists per modality (their union is allowed)."
+    )
+
+
+Identifier = Annotated[str, Field(pattern=r"^[A-Za-z_][A-Za-z0-9_]{0,63}$")]
+
+
+class OutboundCallRequest(PipelineConfig):
+    """`POST /v1/sessions/phone` (`speko.voice.dial`): per-call fields override or extend the
+    agent's defaults.
+
+    `agentId` is required unless an ad hoc `intent` is given. `variables` fill the
+    `{{name}}` placeholders of the system prompt and first message; `toolSecrets` reach only
+    the agent's tools, never a prompt nor an API answer.
     """
 
     to: E164
@@ -36,12 +67,66 @@ class OutboundCallRequest(PipelineConfig):
     agent_id: Annotated[str, Field(max_length=64)] | None = None
     metadata: Metadata = Field(default_factory=dict)
     telephony: Telephony | None = None
+    intent: DialIntent | None = None
+    voice: Voice | None = Field(None, description="A voice id (the SDK's), or a voice object.")
+    constraints: DialConstraints | None = None
+    max_duration_seconds: Annotated[int, Field(ge=30, le=14_400)] | None = Field(
+        None, description="The SDK's `constraints.maxCallDurationSeconds`."
+    )
+    variables: (
+        Annotated[dict[Identifier, Annotated[str, Field(max_length=4000)]], Field(max_length=100)]
+        | None
+    ) = None
+    tool_secrets: (
+        Annotated[
+            dict[Identifier, Annotated[str, Field(min_length=1, max_length=4096)]],
+            Field(max_length=32),
+        ]
+        | None
+    ) = None
+    webhook_tags: Annotated[dict[ShortText, ShortText], Field(max_length=20)] | None = Field(
+        None, description="Matched by organization webhook endpoints' `filterTags`."
+    )
+
+    @model_validator(mode="before")
+    @classmethod
+    def _voice_id(cls, data: Any) -> Any:
+        """The SDK names a voice by its id: `"sophia"` is `{"voiceId": "sophia"}`."""
+        if isinstance(data, dict) and isinstance(data.get("voice"), str):
+            return {**data, "voice": {"voiceId": data["voice"]}}
+        return data
 
     @model_validator(mode="after")
     def _agent_or_intent(self) -> "OutboundCallRequest":
         if not self.agent_id and self.intent is None:
             raise ValueError("agentId is required unless an ad hoc intent is given")
+        if self.webhook_tags and not self.agent_id:
+            raise ValueError("webhookTags needs agentId")
         return self
+
+    def canonical(self) -> dict[str, Any]:
+        """The request in Trunkline's own vocabulary, as the call stores and layers it."""
+        request = self.model_dump(mode="json", exclude_none=True)
+        intent = request.get("intent")
+        if intent:
+            optimize = intent.get("optimizeFor") or "balanced"
+            intent["optimizeFor"] = "quality" if optimize == "accuracy" else optimize
+        constraints = request.get("constraints") or {}
+        if isinstance(constraints.get("allowedProviders"), dict):
+            lists = constraints["allowedProviders"].values()
+            constraints["allowedProviders"] = list(dict.fromkeys(p for ps in lists for p in ps))
+        if "maxDurationSeconds" in request:
+            constraints["maxCallDurationSeconds"] = request.pop("maxDurationSeconds")
+        if constraints:
+            request["constraints"] = constraints
+        amd = (request.get("telephony") or {}).get("amd")
+        if amd and amd["mode"] == "disabled":
+            del request["telephony"]["amd"]
+        elif amd and amd["mode"] == "carrier":
+            amd["mode"] = "provider"
+        if "webhookTags" in request:
+            request["metadata"] = {**request["metadata"], "webhookTags": request.pop("webhookTags")}
+        return request
 
 
 class SipParticipantOut(ResponseModel):
