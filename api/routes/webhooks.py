@@ -102,7 +102,8 @@ async def _checked(
         raise invalid_field(
             "agent_ids_required", "allAgents false needs at least one of agentIds", "agentIds"
         )
-    foreign = await endpoints.foreign_agent_ids(session, organization_id, merged["agent_ids"])
+    given_agents = changes.get("agent_ids", [])  # stored ones may name agents since deleted
+    foreign = await endpoints.foreign_agent_ids(session, organization_id, given_agents)
     if foreign:
         raise invalid_field(
             "unknown_agent", f"no such agent in your organization: {', '.join(foreign)}", "agentIds"

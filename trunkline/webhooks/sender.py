@@ -147,7 +147,7 @@ class LaneSender:
                     last_status_code=result.status_code,
                     last_error=result.error,
                     status=_unless_cancelled(status),
-                    manual_attempt=False,
+                    manual_attempt=False if sent.manual_attempt else WebhookDelivery.manual_attempt,
                     next_attempt_at=next_attempt_at,
                     delivered_at=sent_at if result.succeeded else WebhookDelivery.delivered_at,
                     claimed_until=None,
