@@ -50,8 +50,8 @@ from trunkline.providers.telnyx import CallAlreadyEnded, TelnyxAdapter
 from trunkline.settings import Settings
 from trunkline.templates import render_template
 from trunkline.webhooks.client import WebhookClient
-from trunkline.webhooks.deliveries import new_delivery
 from trunkline.webhooks.dispatcher import WebhookDispatcher
+from trunkline.webhooks.endpoints import call_deliveries, call_targets
 from trunkline.webhooks.signing import signature_headers
 from trunkline.workflow_io import (
     TERMINAL_STATUSES,
@@ -422,10 +422,11 @@ class CallActivities:
         notify = notifies_customer(
             record.type, record.source, status_changed, record.sip_status_code
         )
-        delivery = await self._status_delivery(session, call, record, sequence) if notify else None
+        queued = await _status_deliveries(session, call, record, sequence) if notify else []
+        session.add_all(queued)
         session.add(call)
         await session.commit()
-        return ([delivery.lane] if delivery else []), len(absorbed)
+        return [delivery.lane for delivery in queued], len(absorbed)
 
     async def _lanes(self, session: Any, call_id: str, sequence: int) -> list[str]:
         statement = select(WebhookDelivery.lane).where(
@@ -433,29 +434,18 @@ class CallActivities:
         )
         return list((await session.exec(statement)).all())
 
-    async def _status_delivery(
-        self, session: Any, call: Call, record: CallEventRecord, sequence: int
-    ) -> WebhookDelivery | None:
-        agent = await session.get(Agent, call.agent_id) if call.agent_id else None
-        target = ((agent.config.get("webhooks") if agent else None) or {}).get("status")
-        if not target:
-            return None
-        provider = "trunkline" if record.source == "transfer" else record.source
-        payload = status_payload(
-            call, record.type, provider, record.sip_status_code, record.sip_status
-        )
-        if record.source == "transfer":
-            payload["transfer"] = transfer_webhook_fields(record.facts)
-        delivery = new_delivery(
-            call.organization_id,
-            target,
-            "call.status",
-            payload,
-            call_id=call.id,
-            event_sequence=sequence,
-        )
-        session.add(delivery)
-        return delivery
+
+async def _status_deliveries(
+    session: Any, call: Call, record: CallEventRecord, sequence: int
+) -> list[WebhookDelivery]:
+    """The event's `call.status` webhook, to the agent's status URL and the matching endpoints
+    (one statement finds both)."""
+    targets = await call_targets(session, call, "call.status")
+    provider = "trunkline" if record.source == "transfer" else record.source
+    payload = status_payload(call, record.type, provider, record.sip_status_code, record.sip_status)
+    if record.source == "transfer":
+        payload["transfer"] = transfer_webhook_fields(record.facts)
+    return call_deliveries(call, targets, "call.status", payload, event_sequence=sequence)
 
 
 async def _provider_events(

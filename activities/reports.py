@@ -4,7 +4,8 @@ import asyncio
 from zoneinfo import ZoneInfo
 
 import httpx
-from sqlmodel import select
+from sqlalchemy import or_
+from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 from temporalio import activity
 from temporalio.client import Client, WorkflowExecutionStatus
@@ -18,7 +19,6 @@ from trunkline.calls import call_party
 from trunkline.costs import cost_breakdown
 from trunkline.db import Database
 from trunkline.models import (
-    Agent,
     Call,
     CallReport,
     Organization,
@@ -38,8 +38,8 @@ from trunkline.reports import (
     transfer_leg_seconds,
 )
 from trunkline.settings import Settings
-from trunkline.webhooks.deliveries import new_delivery
 from trunkline.webhooks.dispatcher import WebhookDispatcher
+from trunkline.webhooks.endpoints import call_deliveries, call_targets
 from trunkline.workflow_io import ReportRef, ReportRequest
 from trunkline.workflow_starts import start_callback
 
@@ -188,33 +188,34 @@ class ReportActivities:
 
     @activity.defn(name="send_report_webhook")
     async def send_webhook(self, ref: ReportRef) -> bool:
-        """Queue the `call.report` webhook to the agent's postCall URL; False when it has none."""
+        """Queue the `call.report` webhook to the agent's postCall URL and the matching
+        endpoints; False when it goes nowhere."""
         key = f"{activity.info().workflow_id}/{activity.info().workflow_run_id}/report"
         async with self._database.session() as session:
-            call = await session.get_one(Call, ref.session_id)
-            agent = await session.get(Agent, call.agent_id) if call.agent_id else None
-            target = ((agent.config.get("webhooks") if agent else None) or {}).get("postCall")
-            if not target:
-                return False
-            delivery = await _delivery_by_key(session, key)
-            if delivery is not None and delivery.status != "pending":
-                return True  # a retry, after the delivery had run its course
-            if delivery is None:
-                report = await session.get_one(CallReport, ref.report_id)
-                payload = await report_body(session, call, report)
-                delivery = new_delivery(
-                    call.organization_id, target, "call.report", payload, call_id=call.id
-                )
-                delivery.dedupe_key = key
-                session.add(delivery)
-                await session.commit()
-        self._dispatcher.submit([delivery.lane])
-        return True
+            queued = await _queued_by_key(session, key)
+            if not queued:  # not a retry of a run that queued them already
+                call = await session.get_one(Call, ref.session_id)
+                targets = await call_targets(session, call, "call.report")
+                if targets.reach_anyone("call.report"):
+                    report = await session.get_one(CallReport, ref.report_id)
+                    payload = await report_body(session, call, report)
+                    queued = call_deliveries(call, targets, "call.report", payload, dedupe_key=key)
+                    session.add_all(queued)
+                    await session.commit()
+        self._dispatcher.submit(d.lane for d in queued if d.status == "pending")
+        return bool(queued)
 
 
-async def _delivery_by_key(session: AsyncSession, key: str) -> WebhookDelivery | None:
-    statement = select(WebhookDelivery).where(WebhookDelivery.dedupe_key == key)
-    return (await session.exec(statement)).first()
+async def _queued_by_key(session: AsyncSession, key: str) -> list[WebhookDelivery]:
+    """The deliveries a run of the report workflow queued: the agent's (keyed `key`) and the
+    endpoints' (keyed `key/<endpoint id>`)."""
+    statement = select(WebhookDelivery).where(
+        or_(
+            WebhookDelivery.dedupe_key == key,
+            col(WebhookDelivery.dedupe_key).startswith(f"{key}/", autoescape=True),
+        )
+    )
+    return list((await session.exec(statement)).all())
 
 
 def _ref(report: CallReport, *, created: bool) -> ReportRef:

@@ -22,6 +22,7 @@ from api.routes import (
     reports,
     transfers,
     usage,
+    webhooks,
 )
 from trunkline.db import Database
 from trunkline.providers.telnyx import TelnyxAdapter
@@ -40,6 +41,7 @@ _ROUTERS = [
     usage.router,
     agent_calls.router,
     provider_webhooks.router,
+    webhooks.router,
 ]
 
 

@@ -151,12 +151,45 @@ class KybSubmission(SQLModel, table=True):
     updated_at: datetime = timestamp_field(default_factory=utcnow)
 
 
+class WebhookEndpoint(SQLModel, table=True):
+    """An organization's webhook endpoint: the events it subscribes to, for which agents and
+    tags, and how each delivery to it is sent. Auth header values and a custom signing secret
+    are write-only. Deleting one keeps the row (`deleted_at`), so past deliveries name it."""
+
+    id: str = Field(default_factory=lambda: new_id("whep"), primary_key=True)
+    organization_id: str = Field(foreign_key="organization.id", index=True)
+    name: str
+    url: str
+    events: list[str] = json_field(default_factory=list)
+    all_agents: bool = True
+    agent_ids: list[str] = json_field(default_factory=list)
+    filter_tags: dict[str, str] = json_field(default_factory=dict)
+    headers: dict[str, str] = json_field(default_factory=dict)
+    auth_headers: list[dict[str, str]] = json_field(default_factory=list)
+    """`[{name, value}]`, sent with every attempt; the values are never returned."""
+    timeout_ms: int = 10_000
+    signing_secret_source: str = "workspace"
+    """`workspace`: the organization's secrets sign; `custom`: `signing_secret` does."""
+    signing_secret: str | None = None
+    extraction_fields: list[dict[str, Any]] = json_field(default_factory=list)
+    """Stored and echoed for the Speko SDK; analysis reads the agent's extraction fields."""
+    content_mode: str = "full"
+    """`full` payloads, or `metadata_only`: the call's identifiers, event and metadata."""
+    created_at: datetime = timestamp_field(default_factory=utcnow)
+    updated_at: datetime = timestamp_field(default_factory=utcnow)
+    deleted_at: datetime | None = timestamp_field(default=None)
+
+
 class WebhookDelivery(SQLModel, table=True):
     """One customer webhook message to one URL; its id is the `webhook-id` on every attempt."""
 
     id: str = Field(default_factory=lambda: new_id("msg"), primary_key=True)
     organization_id: str = Field(foreign_key="organization.id", index=True)
     call_id: str | None = Field(default=None, index=True)
+    agent_id: str | None = Field(default=None, index=True)
+    """The call's agent, when it had one."""
+    endpoint_id: str | None = Field(default=None, index=True)
+    """The organization's webhook endpoint it goes to; None for an agent's own webhook."""
     event_sequence: int | None = None
     """The call event this delivery reports, so a retried recording finds it again."""
     lane: str = Field(index=True)
@@ -170,10 +203,15 @@ class WebhookDelivery(SQLModel, table=True):
     payload: dict[str, Any] = json_field()
     legacy_secret: str | None = None
     status: str = Field(default="pending", index=True)
+    """pending, succeeded, failed, or cancelled (its endpoint was deleted)."""
+    manual_attempt: bool = False
+    """Redelivery was asked for through the API: the next attempt is a manual one."""
     attempt_count: int = 0
     last_status_code: int | None = None
     last_error: str | None = None
     next_attempt_at: datetime | None = timestamp_field(default=None)
+    delivered_at: datetime | None = timestamp_field(default=None)
+    """When its last successful attempt was made."""
     created_at: datetime = timestamp_field(default_factory=utcnow)
     updated_at: datetime = timestamp_field(default_factory=utcnow)
 
@@ -191,6 +229,8 @@ class WebhookAttempt(SQLModel, table=True):
     id: str = Field(primary_key=True)
     delivery_id: str = Field(foreign_key="webhookdelivery.id", index=True)
     number: int
+    trigger: str = "automatic"
+    """`automatic` (the schedule), or `manual` (a redelivery asked for through the API)."""
     started_at: datetime = timestamp_field()
     status_code: int | None = None
     latency_ms: float

@@ -1,4 +1,4 @@
-"""`/v1/sessions/phone` places calls; `/v1/calls` reads them, their events and webhooks,
+"""`/v1/sessions/phone` places calls; `/v1/calls` reads them and their events,
 ends them, and lets a browser join one."""
 
 from datetime import timedelta
@@ -10,14 +10,11 @@ from temporalio.service import RPCError
 from api.deps import AppSettings, CurrentOrganization, DbSession, Temporal
 from api.errors import ApiError, error_responses, find_owned, invalid_field
 from api.schemas.calls import (
-    AttemptOut,
     CallDetailOut,
     CallEventOut,
     CallEventPage,
     CallOut,
     CallPage,
-    DeliveryList,
-    DeliveryOut,
     EndCallOut,
     OutboundCallRequest,
     RecordingLinkOut,
@@ -32,13 +29,12 @@ from api.transfer_control import transfer_out
 from api.updates import request_update, run_update
 from trunkline import calls, transfers
 from trunkline.ids import new_id
-from trunkline.models import Call, CallEvent, CallReport, WebhookDelivery, utcnow
+from trunkline.models import Call, CallEvent, CallReport, utcnow
 from trunkline.phone import E164
 from trunkline.providers.livekit import room_join_token, websocket_url
 from trunkline.reports import latest_report, report_body
 from trunkline.transcripts import transcript, transcript_wire
-from trunkline.webhooks import deliveries
-from trunkline.workflow_io import TERMINAL_STATUSES, CallStatus, HangupRequest, LaneInput
+from trunkline.workflow_io import TERMINAL_STATUSES, CallStatus, HangupRequest
 from trunkline.workflow_starts import start_call
 from workflows.call import CallWorkflow
 
@@ -322,71 +318,3 @@ async def join_call_from_web(
         room_name=call.room_name,
         expires_at=expires_at,
     )
-
-
-async def _deliveries_out(session: DbSession, rows: list[WebhookDelivery]) -> list[DeliveryOut]:
-    attempts = await deliveries.attempts_for(session, [row.id for row in rows])
-    return [
-        DeliveryOut(
-            id=row.id,
-            event_type=row.event_type,
-            url=row.url,
-            status=row.status,
-            attempt_count=row.attempt_count,
-            last_status_code=row.last_status_code,
-            last_error=row.last_error,
-            next_attempt_at=row.next_attempt_at,
-            created_at=row.created_at,
-            attempts=[
-                AttemptOut.model_validate(a, from_attributes=True)
-                for a in attempts
-                if a.delivery_id == row.id
-            ],
-        )
-        for row in rows
-    ]
-
-
-@router.get("/v1/calls/{call_id}/webhook-deliveries", responses=error_responses(404))
-async def list_call_webhook_deliveries(
-    call_id: str, organization: CurrentOrganization, session: DbSession
-) -> DeliveryList:
-    """Every webhook this call sent, with each attempt's status code and latency."""
-    call = await owned_call(session, organization.id, call_id)
-    rows = await deliveries.deliveries_for_call(session, call.id)
-    return DeliveryList(data=await _deliveries_out(session, rows))
-
-
-@router.post(
-    "/v1/webhook-deliveries/{delivery_id}/retry",
-    status_code=202,
-    responses=error_responses(404, 503),
-)
-async def retry_webhook_delivery(
-    delivery_id: str,
-    organization: CurrentOrganization,
-    session: DbSession,
-    settings: AppSettings,
-    temporal: Temporal,
-) -> DeliveryOut:
-    """Deliver again now: a waiting delivery attempts at once, a finished one is replayed."""
-    delivery = await find_owned(
-        "webhook delivery",
-        delivery_id,
-        lambda: deliveries.get_delivery(session, organization.id, delivery_id),
-    )
-    if delivery.status != "pending":
-        delivery.status = "pending"
-        session.add(delivery)
-        await session.commit()
-    try:
-        await deliveries.hand_over(
-            session,
-            temporal,
-            settings.temporal_task_queue,
-            LaneInput(lane=delivery.lane),
-            wake=True,
-        )
-    except RPCError as exc:
-        raise ApiError(503, "temporarily_unavailable", str(exc)) from exc
-    return (await _deliveries_out(session, [delivery]))[0]

@@ -256,31 +256,6 @@ class WebJoinOut(ResponseModel):
     expires_at: datetime = Field(description="New connections with the token stop then.")
 
 
-class AttemptOut(ResponseModel):
-    number: int
-    started_at: datetime
-    status_code: int | None
-    latency_ms: float
-    error: str | None
-
-
-class DeliveryOut(ResponseModel):
-    id: str
-    event_type: str
-    url: str
-    status: str
-    attempt_count: int
-    last_status_code: int | None
-    last_error: str | None
-    next_attempt_at: datetime | None
-    created_at: datetime
-    attempts: list[AttemptOut]
-
-
-class DeliveryList(ResponseModel):
-    data: list[DeliveryOut]
-
-
 class TranscriptEntryIn(ApiModel):
     id: Annotated[str, Field(min_length=1, max_length=100)]
     role: Literal["agent", "user", "system"]

@@ -23,7 +23,7 @@ from trunkline.webhooks.targets import (
 )
 
 USER_AGENT = "Trunkline-Webhooks/0.1"
-_RESPONSE_EXCERPT_BYTES = 1024
+RESPONSE_EXCERPT_BYTES = 1024
 
 
 @dataclass(frozen=True)
@@ -135,9 +135,9 @@ class WebhookClient:
             excerpt = b""
             async for chunk in response.aiter_bytes():
                 excerpt += chunk
-                if len(excerpt) >= _RESPONSE_EXCERPT_BYTES:
+                if len(excerpt) >= RESPONSE_EXCERPT_BYTES:
                     break
-        return response, excerpt[:_RESPONSE_EXCERPT_BYTES].decode(errors="replace")
+        return response, excerpt[:RESPONSE_EXCERPT_BYTES].decode(errors="replace")
 
     async def aclose(self) -> None:
         await self._http.aclose()

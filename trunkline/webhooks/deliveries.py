@@ -20,11 +20,12 @@ from trunkline.workflow_io import LaneInput
 from trunkline.workflow_starts import start_webhook_lane
 
 
-def lane_of(call_id: str | None, url: str, delivery_id: str) -> str:
-    """A call's deliveries to one URL share a lane; any other delivery is a lane of its own."""
+def lane_of(call_id: str | None, target: str, delivery_id: str) -> str:
+    """A call's deliveries to one target (an agent webhook's URL, or an endpoint's id) share a
+    lane; any other delivery is a lane of its own."""
     if call_id is None:
         return delivery_id
-    return f"{call_id}-{hashlib.sha256(url.encode()).hexdigest()[:12]}"
+    return f"{call_id}-{hashlib.sha256(target.encode()).hexdigest()[:12]}"
 
 
 def new_delivery(
@@ -35,11 +36,16 @@ def new_delivery(
     *,
     call_id: str | None = None,
     event_sequence: int | None = None,
+    agent_id: str | None = None,
+    endpoint_id: str | None = None,
 ) -> WebhookDelivery:
-    """A pending delivery of `payload` to an agent webhook target (`{url, secret?}`)."""
+    """A pending delivery of `payload` to a target (`{url, secret?}`): an agent's webhook, or
+    the organization's endpoint `endpoint_id` (a lane of its own per call)."""
     delivery = WebhookDelivery(
         organization_id=organization_id,
         call_id=call_id,
+        agent_id=agent_id,
+        endpoint_id=endpoint_id,
         event_sequence=event_sequence,
         event_type=event_type,
         url=target["url"],
@@ -47,7 +53,7 @@ def new_delivery(
         payload=payload,
         lane="",
     )
-    delivery.lane = lane_of(call_id, delivery.url, delivery.id)
+    delivery.lane = lane_of(call_id, endpoint_id or delivery.url, delivery.id)
     return delivery
 
 

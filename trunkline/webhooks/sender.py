@@ -3,13 +3,20 @@
 
 import json
 from datetime import datetime, timedelta
+from typing import Any
 
-from sqlalchemy import update
+from sqlalchemy import case, literal, update
 from sqlmodel import col
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from trunkline.db import Database
-from trunkline.models import Organization, WebhookAttempt, WebhookDelivery, utcnow
+from trunkline.models import (
+    Organization,
+    WebhookAttempt,
+    WebhookDelivery,
+    WebhookEndpoint,
+    utcnow,
+)
 from trunkline.organizations import signing_secrets
 from trunkline.webhooks.client import WebhookClient, WebhookResult
 from trunkline.webhooks.deliveries import claim_head, lane_head
@@ -57,7 +64,12 @@ class LaneSender:
             if head is None:
                 return await self._empty_or_busy(session, lane, now)
             organization = await session.get_one(Organization, head.organization_id)
-        result, sent_at = await self._post(head, organization)  # no session is open
+            endpoint = (
+                await session.get(WebhookEndpoint, head.endpoint_id) if head.endpoint_id else None
+            )
+            if head.endpoint_id and (endpoint is None or endpoint.deleted_at is not None):
+                return await _cancel(session, head)
+        result, sent_at = await self._post(head, organization, endpoint)  # no session is open
         step = _step(head.id, result, failures)
         status: DeliveryStatus = "pending" if step.wait_seconds else _final(result)
         next_at = sent_at + timedelta(seconds=step.wait_seconds) if step.wait_seconds else None
@@ -75,18 +87,32 @@ class LaneSender:
         return LaneStep(delivery_id=head.id, busy=True, wait_seconds=wait)
 
     async def _post(
-        self, delivery: WebhookDelivery, organization: Organization
+        self,
+        delivery: WebhookDelivery,
+        organization: Organization,
+        endpoint: WebhookEndpoint | None,
     ) -> tuple[WebhookResult, datetime]:
+        """Sign and POST the delivery once: an endpoint's headers and auth headers go with it,
+        its custom secret (when it has one) signs and its timeout bounds the attempt."""
         body = json.dumps(delivery.payload, separators=(",", ":"))
         sent_at = utcnow()
-        headers = signature_headers(
+        custom = endpoint.signing_secret if endpoint else None
+        signed = signature_headers(
             delivery.id,
             sent_at,
             body,
-            signing_secrets(organization, sent_at),
+            [custom] if custom else signing_secrets(organization, sent_at),
             delivery.legacy_secret,
         )
-        return await self._client.post(delivery.url, body, headers), sent_at
+        if endpoint is None:
+            return await self._client.post(delivery.url, body, signed), sent_at
+        headers = {
+            **endpoint.headers,
+            **{header["name"]: header["value"] for header in endpoint.auth_headers},
+            **signed,
+        }
+        timeout = endpoint.timeout_ms / 1000
+        return await self._client.post(delivery.url, body, headers, timeout), sent_at
 
     async def _record(
         self,
@@ -105,6 +131,7 @@ class LaneSender:
                     id=f"{sent.id}-{number}",
                     delivery_id=sent.id,
                     number=number,
+                    trigger="manual" if sent.manual_attempt else "automatic",
                     started_at=sent_at,
                     status_code=result.status_code,
                     latency_ms=result.latency_ms,
@@ -119,8 +146,10 @@ class LaneSender:
                     attempt_count=number,
                     last_status_code=result.status_code,
                     last_error=result.error,
-                    status=status,
+                    status=_unless_cancelled(status),
+                    manual_attempt=False if sent.manual_attempt else WebhookDelivery.manual_attempt,
                     next_attempt_at=next_attempt_at,
+                    delivered_at=sent_at if result.succeeded else WebhookDelivery.delivered_at,
                     claimed_until=None,
                     updated_at=utcnow(),
                 )
@@ -128,6 +157,23 @@ class LaneSender:
             lane_empty = await lane_head(session, sent.lane) is None
             await session.commit()
         return lane_empty
+
+
+async def _cancel(session: AsyncSession, delivery: WebhookDelivery) -> LaneStep:
+    """Its endpoint was deleted while it waited: cancel it unsent, and let the lane go on."""
+    await session.exec(  # type: ignore[call-overload]
+        update(WebhookDelivery)
+        .where(col(WebhookDelivery.id) == delivery.id)
+        .values(status="cancelled", claimed_until=None, next_attempt_at=None, updated_at=utcnow())
+    )
+    lane_empty = await lane_head(session, delivery.lane) is None
+    await session.commit()
+    return LaneStep(delivery_id=delivery.id, gave_up=True, lane_empty=lane_empty)
+
+
+def _unless_cancelled(status: DeliveryStatus) -> Any:
+    """The new status, unless the delivery was cancelled while its attempt was in flight."""
+    return case((col(WebhookDelivery.status) == "cancelled", "cancelled"), else_=literal(status))
 
 
 def _final(result: WebhookResult) -> DeliveryStatus:
