@@ -13,7 +13,15 @@ from typing import Any
 from livekit.agents import llm, stt, tts
 from livekit.plugins import cartesia, deepgram, elevenlabs, openai
 
-from trunkline.agent.config import ModelChoice, SessionConfig, base_language
+from trunkline.agent.config import (
+    DEFAULT_LLM,
+    DEFAULT_STT,
+    DEFAULT_TTS,
+    FALLBACK_LLM_MODEL,
+    ModelChoice,
+    SessionConfig,
+    base_language,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -61,6 +69,15 @@ def components(config: SessionConfig, env: Mapping[str, str]) -> Components:
         stt=build_stt(config.stt, env),
         llm=build_llm(config.llm, env),
         tts=build_tts(config.tts, env),
+    )
+
+
+def default_components(env: Mapping[str, str], language: str = "en-US") -> Components:
+    """The default providers, for a screener (a transfer has no pipeline of its own)."""
+    return Components(
+        stt=build_stt(ModelChoice(DEFAULT_STT, options={"language": language}), env),
+        llm=build_llm(ModelChoice(DEFAULT_LLM, FALLBACK_LLM_MODEL), env),
+        tts=build_tts(ModelChoice(DEFAULT_TTS, options={"language": language}), env),
     )
 
 
