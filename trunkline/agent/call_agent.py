@@ -32,7 +32,7 @@ class CallAgent(Agent):
     ) -> None:
         super().__init__(instructions=config.instructions, tools=tools.all())
         self._config = config
-        self._tools = tools
+        self._call_tools = tools
         self._hold_music = hold_music
         self._rewrite = rewriter(
             config.pronunciation, config.replacements, ssml=config.tts.provider == "elevenlabs"
@@ -69,7 +69,7 @@ class CallAgent(Agent):
             self.session.generate_reply(instructions=instructions)
         elif kind == "transfer.take_message":
             await self._hold_music(False)
-            self._tools.message_for_transfer = notice.get("transferId")
+            self._call_tools.message_for_transfer = notice.get("transferId")
             self.session.generate_reply(instructions=f"{instructions} {TAKE_MESSAGE_HINT}")
         else:
             logger.info("ignoring transfer notice %r", kind)
@@ -94,4 +94,4 @@ class CallAgent(Agent):
             await self.session.say(message).wait_for_playout()
             self.session.reset_away_timer()
         elif idle.end_call_after_max:
-            await self._tools.end("idle")
+            await self._call_tools.end("idle")

@@ -61,7 +61,9 @@ def transcript_entry(item: llm.ChatItem) -> TranscriptEntry | None:
     text = (item.text_content or "").strip()
     if not text:
         return None
-    started = item.metrics.get("started_speaking_at") if item.metrics else None
+    started = (item.metrics.get("started_speaking_at") if item.metrics else None) or (
+        item.created_at
+    )
     stopped = item.metrics.get("stopped_speaking_at") if item.metrics else None
     return TranscriptEntry(
         id=item.id,
