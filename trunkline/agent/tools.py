@@ -171,7 +171,8 @@ def _signed(body: str, secret: str) -> dict[str, str]:
     message_id, now = new_id("msg"), datetime.now(UTC)
     if secret.startswith("whsec_"):
         return signature_headers(message_id, now, body, [secret])
-    return signature_headers(message_id, now, body, [], legacy_secret=secret)
+    headers = signature_headers(message_id, now, body, [], legacy_secret=secret)
+    return {name: value for name, value in headers.items() if value}  # no empty v1 list
 
 
 def _schema(
