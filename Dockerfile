@@ -1,11 +1,14 @@
 # syntax=docker/dockerfile:1
 # Production image for Trunkline: one image, `trunkline api` by default, `trunkline worker` for workers.
 # Build: docker build -t trunkline .   (docker-compose.yml builds it for the api and worker services)
+# The voice agent's image adds LiveKit Agents and its plugins:
+#   docker build --build-arg EXTRAS='[agent]' -t trunkline-agent .   (then `trunkline agent`)
 
 ARG PYTHON_IMAGE=python:3.11-slim
 
 # --- build: install the project and its runtime dependencies into a virtualenv ---------------------
 FROM ${PYTHON_IMAGE} AS build
+ARG EXTRAS=""
 
 ENV PIP_NO_CACHE_DIR=1 \
     PIP_DISABLE_PIP_VERSION_CHECK=1 \
@@ -24,8 +27,8 @@ COPY workflows ./workflows
 COPY activities ./activities
 COPY simulator ./simulator
 COPY worker.py ./
-# A regular (non-editable) install without the `test` extra.
-RUN pip install .
+# A regular (non-editable) install without the `test` extra; EXTRAS='[agent]' for the voice agent.
+RUN pip install ".${EXTRAS}"
 
 # --- runtime: the virtualenv only, run as an unprivileged user ---------------------------------------
 FROM ${PYTHON_IMAGE}

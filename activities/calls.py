@@ -248,6 +248,7 @@ class CallActivities:
             "to": call.to_number,
             "pipelineConfig": call.pipeline_config,
             "metadata": call.call_metadata,
+            "telephony": call.request.get("telephony") or {},
             "agentToken": agent_token(self._settings.agent_token_secret, call.id),
             "apiBaseUrl": self._settings.public_base_url,
         }

@@ -27,6 +27,7 @@ def pre_call_payload(call: Call, pipeline_config: dict[str, Any]) -> dict[str, A
 NOTIFIED_EVENT_TYPES = frozenset(
     {
         "call.queued",
+        "agent.failed",
         "amd.human",
         "amd.machine",
         "amd.timeout",

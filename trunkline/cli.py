@@ -69,6 +69,16 @@ def _run_worker(_args: argparse.Namespace) -> int:
     return 0
 
 
+def _run_agent(args: argparse.Namespace) -> int:
+    try:
+        from trunkline.agent.worker import main as run_agent
+    except ImportError as exc:
+        print(f"trunkline agent needs the agent extra: pip install 'trunkline[agent]' ({exc})")
+        return 1
+    run_agent(args.livekit_args)
+    return 0
+
+
 def _with_session(args: argparse.Namespace, work: "Callable[[AsyncSession], Awaitable[T]]") -> T:
     """Run one admin task in a database session (creating the tables first), then close up."""
     from trunkline.db import Database
@@ -219,6 +229,12 @@ def _parser() -> argparse.ArgumentParser:
         dev.add_argument(f"--{flag}-port", type=int, help=f"default {default}")
     command("api", _run_api, "Run the REST API.").add_argument("--api-port", type=int)
     command("worker", _run_worker, "Run the Temporal worker (same as worker.py).")
+    command(
+        "agent",
+        _run_agent,
+        "Run the voice agent (LiveKit Agents), registered as LIVEKIT_AGENT_NAME; "
+        "default command `start`, or `dev` and the LiveKit Agents CLI's other commands.",
+    ).add_argument("livekit_args", nargs=argparse.REMAINDER)
     command("sim", _run_simulator, "Run the telephony simulator.").add_argument(
         "--sim-port", type=int
     )

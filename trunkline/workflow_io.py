@@ -162,6 +162,13 @@ class HangupRequest(BaseModel):
     reason: str = "api"
 
 
+class AgentFailure(BaseModel):
+    """The agent cannot run the call (a provider key missing, say): recorded, then hung up."""
+
+    reason: str
+    detail: str
+
+
 class CallView(BaseModel):
     session_id: str
     status: CallStatus

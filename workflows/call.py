@@ -30,6 +30,7 @@ with workflow.unsafe.imports_passed_through():
         RECIPIENT_PREFIX,
         TERMINAL_STATUSES,
         TRANSFER_END_STATES,
+        AgentFailure,
         AgentNotice,
         BlindTransferRequest,
         CallEnded,
@@ -133,6 +134,21 @@ class CallWorkflow:
 
     @hang_up.validator
     def _hang_up_allowed(self, request: HangupRequest) -> None:
+        self._require_not_over()
+
+    @workflow.update
+    async def agent_failed(self, failure: AgentFailure) -> CallView:
+        """The agent cannot run the call: record why, and end the call rather than leave the
+        person on the line in silence."""
+        self._updated = True
+        await self._record(
+            "trunkline", "agent.failed", detail=failure.detail, facts={"reason": failure.reason}
+        )
+        self._end_request = self._end_request or "agent_failed"
+        return self._view()
+
+    @agent_failed.validator
+    def _agent_failure_allowed(self, failure: AgentFailure) -> None:
         self._require_not_over()
 
     @workflow.update

@@ -12,7 +12,7 @@ from api.deps import AppSettings, DbSession, Temporal
 from api.errors import ApiError, error_responses
 from api.routes.calls import CallOut, call_out
 from api.routes.transfers import message_out
-from api.schemas.calls import AgentHangup, AmdReport, TranscriptAppend
+from api.schemas.calls import AgentFailureBody, AgentHangup, AmdReport, TranscriptAppend
 from api.schemas.transfers import (
     AgentTransferBody,
     BlindTransferBody,
@@ -40,7 +40,7 @@ from trunkline.calls import (
 from trunkline.models import Call, CallMessage
 from trunkline.pipeline import TransferCallTool
 from trunkline.transcripts import append_entries
-from trunkline.workflow_io import HangupRequest, ScreeningReport
+from trunkline.workflow_io import AgentFailure, HangupRequest, ScreeningReport
 from workflows.call import CallWorkflow
 from workflows.warm_transfer import WarmTransferWorkflow
 
@@ -117,6 +117,18 @@ async def agent_ends_call(
     await run_update(
         temporal, f"call-{call.id}", CallWorkflow.hang_up, HangupRequest(reason=body.reason)
     )
+    await session.refresh(call)
+    return call_out(call)
+
+
+@router.post("/failure")
+async def agent_failed(
+    body: AgentFailureBody, call: AgentCall, session: DbSession, temporal: Temporal
+) -> CallOut:
+    """The agent cannot run the call: an `agent.failed` event (and `call.status`), then the
+    call ends as `agent_failed`."""
+    failure = AgentFailure(reason=body.reason, detail=body.detail)
+    await run_update(temporal, f"call-{call.id}", CallWorkflow.agent_failed, failure)
     await session.refresh(call)
     return call_out(call)
 

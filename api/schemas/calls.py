@@ -274,3 +274,10 @@ class AmdReport(ApiModel):
 
 class AgentHangup(ApiModel):
     reason: Annotated[str, Field(max_length=100)] = "agent"
+
+
+class AgentFailureBody(ApiModel):
+    """Why the agent cannot run the call: a short code and a sentence for whoever fixes it."""
+
+    reason: Annotated[str, Field(min_length=1, max_length=100)]
+    detail: Annotated[str, Field(min_length=1, max_length=1000)]
