@@ -59,6 +59,14 @@ async def place_call(line: Line, **body: Any) -> dict[str, Any]:
     return response.json()
 
 
+async def live_call(line: Line, simulator: Simulator) -> str:
+    """An answered outbound call that stays up until we end it; returns its session id."""
+    script(simulator, answer_after_seconds=0, hangup_after_seconds=None)
+    session = await place_call(line)
+    await call_when(line.tenant, session["sessionId"], "in-progress")
+    return str(session["sessionId"])
+
+
 async def call_when(tenant: Tenant, session_id: str, *statuses: str, within: float = 20) -> dict:
     """The call once it is in one of `statuses`."""
 

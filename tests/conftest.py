@@ -195,6 +195,13 @@ async def new_tenant(database: Database, api: RunningApi, name: str, **kwargs: o
 
 
 @pytest.fixture
+async def stranger(api: RunningApi) -> AsyncIterator[AsyncSpeko]:
+    """The SDK with a key no organization has."""
+    async with AsyncSpeko(api_key="tk_wrong", base_url=api.base_url) as speko:
+        yield speko
+
+
+@pytest.fixture
 async def tenant(database: Database, api: RunningApi) -> AsyncIterator[Tenant]:
     """An organization with an API key and an HTTP client that sends it."""
     tenant = await new_tenant(database, api, "Acme")

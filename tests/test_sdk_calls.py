@@ -232,7 +232,7 @@ async def test_every_dial_field_the_sdk_sends_is_taken(
 
 
 async def test_the_blocking_client_and_errors(
-    tenant: Tenant, simulator: Simulator, receiver: WebhookReceiver
+    tenant: Tenant, simulator: Simulator, receiver: WebhookReceiver, stranger: AsyncSpeko
 ) -> None:
     line = await set_up_line(tenant, receiver)
     script(simulator, answer_after_seconds=0, hangup_after_seconds=0.2)
@@ -246,6 +246,5 @@ async def test_the_blocking_client_and_errors(
     assert call.status == "ended" and "call.ended" in [e.event_type for e in events]
     assert (missing.value.status, missing.value.code) == (404, "not_found")
     assert "session_01JZ0000000000000000000000" in missing.value.message
-    async with AsyncSpeko(api_key="tk_wrong", base_url=str(tenant.http.base_url)) as stranger:
-        with pytest.raises(SpekoAuthError):
-            await stranger.calls.get(call_id)
+    with pytest.raises(SpekoAuthError):
+        await stranger.calls.get(call_id)

@@ -5,6 +5,7 @@ from collections.abc import AsyncIterator
 
 import pytest
 import spekoai
+from spekoai import AsyncSpeko
 from spekoai.models import CreditLedgerPage, OrganizationBalance
 
 from simulator.app import Simulator
@@ -85,16 +86,12 @@ async def test_operator_changes_from_the_cli_and_paging(funded: Tenant, settings
     assert total == 10_000_000
 
 
-async def test_bad_cursors_and_keys_raise(api: RunningApi, tenant: Tenant) -> None:
+async def test_bad_cursors_and_keys_raise(tenant: Tenant, stranger: AsyncSpeko) -> None:
     with pytest.raises(spekoai.SpekoApiError) as bad:
         await tenant.speko.credits.get_ledger(cursor="garbage")
     assert (bad.value.status, bad.value.code) == (422, "validation_error")
-    stranger = spekoai.AsyncSpeko(api_key="tk_wrong", base_url=api.base_url)
-    try:
-        with pytest.raises(spekoai.SpekoAuthError):
-            await stranger.credits.get_balance()
-    finally:
-        await stranger.close()
+    with pytest.raises(spekoai.SpekoAuthError):
+        await stranger.credits.get_balance()
 
 
 @pytest.mark.usefixtures("worker")

@@ -7,6 +7,7 @@ from datetime import datetime
 
 import pytest
 import spekoai
+from spekoai import AsyncSpeko
 from spekoai.models import (
     AvailablePhoneNumber,
     PhoneNumberKybAuthorizedRepresentative,
@@ -293,11 +294,11 @@ async def test_kyb_declaration_rejected_then_resubmitted(
     assert (again.id, again.status, again.rejection_reason) == (submitted.id, "submitted", None)
 
 
-async def test_a_bad_key_or_a_bad_submission_is_refused(applicant: Tenant, api: RunningApi) -> None:
-    stranger = spekoai.AsyncSpeko(api_key="tk_not_a_key", base_url=api.base_url)
+async def test_a_bad_key_or_a_bad_submission_is_refused(
+    applicant: Tenant, stranger: AsyncSpeko
+) -> None:
     with pytest.raises(spekoai.SpekoAuthError):
         await stranger.phone_numbers.get_kyb()
-    await stranger.close()
     profile = PhoneNumberKybBusinessProfile.model_validate(PROFILE).model_dump(by_alias=True)
     representative = PhoneNumberKybAuthorizedRepresentative.model_validate(REPRESENTATIVE)
     full = {

@@ -8,7 +8,7 @@ from spekoai import SpekoApiError
 from spekoai.models import CallTransfer, CallTransferResponse
 
 from simulator.app import Simulator
-from tests.calls_support import Line, call_when, place_call, script, set_up_line
+from tests.calls_support import live_call, script, set_up_line
 from tests.conftest import Tenant
 from tests.receiver import WebhookReceiver
 from tests.waiting import eventually
@@ -17,14 +17,6 @@ pytestmark = pytest.mark.usefixtures("worker")
 
 FRONT_DESK = "+12015557001"
 OVERFLOW = "+12015557002"
-
-
-async def live_call(line: Line, simulator: Simulator) -> str:
-    """An answered outbound call that stays up until we end it."""
-    script(simulator, answer_after_seconds=0, hangup_after_seconds=None)
-    call_id = (await place_call(line))["sessionId"]
-    await call_when(line.tenant, call_id, "in-progress")
-    return str(call_id)
 
 
 def answers(simulator: Simulator, *numbers: str) -> None:

@@ -5,11 +5,12 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 import spekoai
+from spekoai import AsyncSpeko
 from spekoai.models import UsageSummary
 
 from simulator.app import Simulator
 from tests.calls_support import set_up_line, stored_costs
-from tests.conftest import RunningApi, Tenant
+from tests.conftest import Tenant
 from tests.receiver import WebhookReceiver
 from tests.test_reports import a_finished_call
 from trunkline.db import Database
@@ -22,7 +23,7 @@ async def test_no_calls_is_an_empty_summary_with_the_balance(tenant: Tenant) -> 
     assert (usage.breakdown, usage.balance_usd, usage.currency) == ([], 0.0, "USD")
 
 
-async def test_bad_windows_are_422s(api: RunningApi, tenant: Tenant) -> None:
+async def test_bad_windows_are_422s(tenant: Tenant, stranger: AsyncSpeko) -> None:
     for window in ({"from_date": "last tuesday"}, {"to_date": "2026-02-30"}):
         with pytest.raises(spekoai.SpekoApiError) as bad:
             await tenant.speko.usage.get(**window)
@@ -30,12 +31,8 @@ async def test_bad_windows_are_422s(api: RunningApi, tenant: Tenant) -> None:
     with pytest.raises(spekoai.SpekoApiError) as backwards:
         await tenant.speko.usage.get(from_date="2026-03-01", to_date="2026-02-01")
     assert (backwards.value.status, backwards.value.code) == (422, "invalid_window")
-    stranger = spekoai.AsyncSpeko(api_key="tk_wrong", base_url=api.base_url)
-    try:
-        with pytest.raises(spekoai.SpekoAuthError):
-            await stranger.usage.get()
-    finally:
-        await stranger.close()
+    with pytest.raises(spekoai.SpekoAuthError):
+        await stranger.usage.get()
 
 
 @pytest.mark.usefixtures("worker")

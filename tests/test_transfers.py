@@ -10,10 +10,9 @@ from simulator.agent import agent_joiner
 from simulator.app import Simulator
 from tests.calls_support import (
     OUR_NUMBER,
-    Line,
     call_when,
     events,
-    place_call,
+    live_call,
     script,
     set_up_line,
 )
@@ -28,14 +27,6 @@ FRONT_DESK = "+12015557001"
 OVERFLOW = "+12015557002"
 MANAGER = "+12015557003"
 CALLER = "+12015559876"
-
-
-async def live_call(line: Line, simulator: Simulator) -> str:
-    """An answered outbound call that stays up until we end it; returns its session id."""
-    script(simulator, answer_after_seconds=0, hangup_after_seconds=None)
-    session = await place_call(line)
-    await call_when(line.tenant, session["sessionId"], "in-progress")
-    return session["sessionId"]
 
 
 def answers(simulator: Simulator, number: str) -> None:

@@ -11,6 +11,7 @@ from urllib.parse import urlsplit
 from pydantic import (
     AfterValidator,
     BaseModel,
+    BeforeValidator,
     ConfigDict,
     Field,
     StrictBool,
@@ -75,6 +76,28 @@ class Voice(ApiModel):
     model: ShortText | None = None
     language: ShortText | None = None
     speed: Annotated[float, Field(ge=0.5, le=2.0)] | None = None
+
+
+def _voice_from_id(value: Any) -> Any:
+    """The Speko SDK names a voice by its id: `"sophia"` is `{"voiceId": "sophia"}`."""
+    return {"voiceId": value} if isinstance(value, str) else value
+
+
+VoiceOrId = Annotated[
+    Voice,
+    BeforeValidator(_voice_from_id),
+    Field(description="A voice id (the SDK's), or a voice object."),
+]
+
+AmbientClip = Literal[
+    "office-ambience",
+    "city-ambience",
+    "forest-ambience",
+    "crowded-room",
+    "keyboard-typing",
+    "keyboard-typing2",
+]
+"""The SDK's built-in background sounds."""
 
 
 class Llm(ApiModel):

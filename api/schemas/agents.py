@@ -12,6 +12,7 @@ from pydantic import Field, model_validator
 from api.schemas.calls import CallOut
 from api.schemas.common import ResponseModel, SnakeResponseModel
 from trunkline.pipeline import (
+    AmbientClip,
     AnalysisConfig,
     ApiModel,
     Constraints,
@@ -27,17 +28,9 @@ from trunkline.pipeline import (
     TextReplacementRule,
     Tool,
     Voice,
+    VoiceOrId,
     WebhookTarget,
 )
-
-AmbientClip = Literal[
-    "office-ambience",
-    "city-ambience",
-    "forest-ambience",
-    "crowded-room",
-    "keyboard-typing",
-    "keyboard-typing2",
-]
 
 
 class AgentIntent(Intent):
@@ -178,7 +171,7 @@ class AgentWebhooks(ApiModel):
 class AgentFields(PipelineConfig):
     """What an agent holds: our pipeline fields and the SDK's, in either vocabulary."""
 
-    voice: Voice | None = Field(None, description="A voice id (the SDK's), or a voice object.")
+    voice: VoiceOrId | None = None
     intent: AgentIntent | None = None
     background_audio: AgentBackgroundAudio | None = None  # type: ignore[assignment]
     llm_options: LlmOptions | None = Field(None, description="The SDK's `llm`, sets `llm`.")
@@ -194,14 +187,6 @@ class AgentFields(PipelineConfig):
     metadata: Metadata | None = None
     webhooks: AgentWebhooks | None = None
     analysis: AnalysisConfig | None = None
-
-    @model_validator(mode="before")
-    @classmethod
-    def _voice_id(cls, data: Any) -> Any:
-        """The SDK names a voice by its id: `"sophia"` is `{"voiceId": "sophia"}`."""
-        if isinstance(data, dict) and isinstance(data.get("voice"), str):
-            return {**data, "voice": {"voiceId": data["voice"]}}
-        return data
 
 
 class AgentCreate(AgentFields):

@@ -18,7 +18,7 @@ from trunkline.pipeline import (
     ProviderList,
     ProvidersByModality,
     ShortText,
-    Voice,
+    VoiceOrId,
 )
 
 
@@ -68,7 +68,7 @@ class OutboundCallRequest(PipelineConfig):
     metadata: Metadata = Field(default_factory=dict)
     telephony: Telephony | None = None
     intent: DialIntent | None = None
-    voice: Voice | None = Field(None, description="A voice id (the SDK's), or a voice object.")
+    voice: VoiceOrId | None = None
     constraints: DialConstraints | None = None
     max_duration_seconds: Annotated[int, Field(ge=30, le=14_400)] | None = Field(
         None, description="The SDK's `constraints.maxCallDurationSeconds`."
@@ -87,14 +87,6 @@ class OutboundCallRequest(PipelineConfig):
     webhook_tags: Annotated[dict[ShortText, ShortText], Field(max_length=20)] | None = Field(
         None, description="Matched by organization webhook endpoints' `filterTags`."
     )
-
-    @model_validator(mode="before")
-    @classmethod
-    def _voice_id(cls, data: Any) -> Any:
-        """The SDK names a voice by its id: `"sophia"` is `{"voiceId": "sophia"}`."""
-        if isinstance(data, dict) and isinstance(data.get("voice"), str):
-            return {**data, "voice": {"voiceId": data["voice"]}}
-        return data
 
     @model_validator(mode="after")
     def _agent_or_intent(self) -> "OutboundCallRequest":

@@ -6,12 +6,13 @@ to say them by; the tools; background audio. Pure, so a dispatch can be checked 
 
 import re
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, get_args
 
 from pydantic.alias_generators import to_snake
 
 from trunkline.agent.dispatch import CallDispatch
 from trunkline.pipeline import (
+    AmbientClip,
     Constraints,
     EndCallTool,
     FunctionTool,
@@ -45,16 +46,7 @@ SOUND_CLIPS = {
     "nature": "forest-ambience",
 }
 """Our `backgroundAudio.sound` names as LiveKit's built-in clips."""
-CLIPS = frozenset(
-    {
-        "office-ambience",
-        "city-ambience",
-        "forest-ambience",
-        "crowded-room",
-        "keyboard-typing",
-        "keyboard-typing2",
-    }
-)
+CLIPS = frozenset(get_args(AmbientClip))
 
 
 class ConfigError(ValueError):
