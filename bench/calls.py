@@ -161,7 +161,7 @@ async def set_up(api: httpx.AsyncClient, sim: httpx.AsyncClient, receiver_port: 
     )
     agent_id = agent.json()["id"]
     await api.post(
-        "/v1/phone-numbers/import-sip-trunk",
+        "/v1/phone-numbers/import",
         json={
             "e164": OUR_NUMBER,
             "sipConnectionInstallationId": TRUNK,
@@ -316,8 +316,8 @@ async def list_calls(api: httpx.AsyncClient, **filters: str) -> list[dict[str, A
     while True:
         params = {"limit": 100, **filters, **({"cursor": cursor} if cursor else {})}
         page = (await api.get("/v1/calls", params=params)).json()
-        calls += page["data"]
-        cursor = page["nextCursor"]
+        calls += page["calls"]
+        cursor = page["next_cursor"]
         if not cursor:
             return calls
 
@@ -342,7 +342,7 @@ async def wait_for_webhooks(receiver: Receiver, calls: int) -> None:
 
 def last_end(all_calls: list[dict[str, Any]]) -> float:
     """When the last call reached a terminal status."""
-    return max(datetime.fromisoformat(c["endedAt"]).timestamp() for c in all_calls)
+    return max(datetime.fromisoformat(c["ended_at"]).timestamp() for c in all_calls)
 
 
 def answered_lags(placed: dict[str, float], receiver: Receiver) -> list[float]:
@@ -381,7 +381,7 @@ def hangup_latencies(
 ) -> list[float]:
     """Per call: the carrier's `call.hangup` sent → the first `call.status` saying `ended`."""
     room_of_leg = {leg["callControlId"]: leg["room"] for leg in state["legs"]}
-    session_of_room = {c["roomName"]: c["id"] for c in all_calls}
+    session_of_room = {c["room_name"]: c["id"] for c in all_calls}
     hangup_sent: dict[str, float] = {}
     for webhook in state["webhooks"]:
         session = session_of_room.get(room_of_leg.get(webhook["callControlId"]))
@@ -400,7 +400,7 @@ def hangup_latencies(
 
 def report_latencies(all_calls: list[dict[str, Any]], receiver: Receiver) -> list[float]:
     """Per call: it ended → the first `call.report` webhook for it arrived."""
-    ended = {c["id"]: datetime.fromisoformat(c["endedAt"]).timestamp() for c in all_calls}
+    ended = {c["id"]: datetime.fromisoformat(c["ended_at"]).timestamp() for c in all_calls}
     first: dict[str, float] = {}
     for at, body in receiver.reports:
         first.setdefault(body["call_id"], at)
@@ -420,7 +420,7 @@ def report(
         for w in state["webhooks"]
         if w["event"] == "call.initiated" and w["callControlId"]
     }
-    session_by_control = {c["callControlId"]: c["id"] for c in all_calls if c["callControlId"]}
+    session_by_control = {c["call_control_id"]: c["id"] for c in all_calls if c["call_control_id"]}
     dispatched = {d["metadata"]["sessionId"]: d["createdAt"] for d in state["dispatches"]}
     inbound_setup = [
         dispatched[session_by_control[control]] - sent
