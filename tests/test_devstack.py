@@ -22,6 +22,7 @@ from temporalio.client import Client
 
 from tests.servers import free_port
 from trunkline.devstack import port_in_use
+from trunkline.settings import Settings
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -133,6 +134,11 @@ def run_quickstart(api_url: str, api_key: str) -> str:
     return done.stdout
 
 
+def test_unset_settings_stay_unset_in_the_childrens_environment() -> None:
+    environment = Settings(livekit_public_url=None).as_environment()
+    assert "LIVEKIT_PUBLIC_URL" not in environment and "None" not in environment.values()
+
+
 @pytest.fixture
 def data_dir(tmp_path: Path) -> Iterator[Path]:
     yield tmp_path / "data"
@@ -159,6 +165,7 @@ def test_dev_stack_runs_stops_and_keeps_data(data_dir: Path) -> None:
         quickstart = run_quickstart(stack.url("api"), key.group(1))
         assert "report: " in quickstart and "cost: " in quickstart, quickstart
         assert "ending: ending" in quickstart and "call ended" in quickstart, quickstart
+        assert f"at ws://127.0.0.1:{stack.ports['sim']}" in quickstart, quickstart
     finally:
         rest = stack.stop()
     assert stack.process.returncode == 0, rest

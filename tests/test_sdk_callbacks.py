@@ -85,3 +85,22 @@ async def test_cancel_list_and_errors(
         await other_tenant.speko.callbacks.cancel(kept)
     assert (foreign.value.status, foreign.value.code) == (404, "not_found")
     assert (await tenant.speko.callbacks.get(kept)).status == "scheduled"
+
+
+async def test_deleting_an_agent_cancels_its_callbacks(
+    tenant: Tenant, receiver: WebhookReceiver
+) -> None:
+    line = await set_up_line(tenant, receiver)
+    spare = await tenant.speko.agents.create(
+        {
+            "name": "Night desk",
+            "system_prompt": "You take calls at night.",
+            "intent": {"language": "en"},
+        }
+    )
+    callback_id = await schedule(Line(tenant, spare.id, line.number_id))
+    assert await tenant.speko.agents.delete(spare.id) is True
+    cancelled = await tenant.speko.callbacks.get(callback_id)
+    assert cancelled.status == "cancelled" and cancelled.cancelled_at is not None
+    row = (await tenant.http.get(f"/v1/callbacks/{callback_id}")).json()
+    assert row["status_reason"] == "agent_deleted"

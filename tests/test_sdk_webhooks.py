@@ -360,6 +360,7 @@ async def test_deliveries_listed_read_and_redelivered(
     assert (first.response_body, first.response_truncated) == ("down for maintenance", False)
     assert first.request_url == f"{receiver.url}/endpoint" and first.duration_ms > 0
 
+    await tenant.speko.webhooks.update(endpoint.id, {"url": f"{receiver.url}/moved"})
     receiver.default = Reply(200)
     result = await tenant.speko.webhooks.deliveries.redeliver(head.id)
     assert isinstance(result, WebhookRedeliverResult)
@@ -367,7 +368,9 @@ async def test_deliveries_listed_read_and_redelivered(
     again = await tenant.speko.webhooks.deliveries.get(head.id)
     assert (again.status, again.attempts[-1].trigger) == ("succeeded", "manual")
     assert again.attempt_count == len(again.attempts) and again.delivered_at is not None
-    posted = [r for r in at(receiver, "/endpoint") if r.headers["webhook-id"] == head.id]
+    assert again.attempts[-1].request_url == f"{receiver.url}/moved"  # where the endpoint is now
+    sent = at(receiver, "/endpoint") + at(receiver, "/moved")
+    posted = [r for r in sent if r.headers["webhook-id"] == head.id]
     assert len(posted) == again.attempt_count
 
     speko = tenant.sync_speko()

@@ -144,13 +144,26 @@ async def set_status(
 
 async def cancel_for_caller(session: AsyncSession, organization_id: str, number: str) -> list[str]:
     """Cancel the organization's scheduled callbacks to `number` (they called in); their ids."""
+    to_caller = col(ScheduledCallback.to_number) == number
+    return await _cancel_scheduled(session, organization_id, to_caller, "caller_called_in")
+
+
+async def cancel_for_agent(session: AsyncSession, organization_id: str, agent_id: str) -> list[str]:
+    """Cancel the scheduled callbacks of a deleted agent (nobody would take them); their ids."""
+    by_agent = col(ScheduledCallback.agent_id) == agent_id
+    return await _cancel_scheduled(session, organization_id, by_agent, "agent_deleted")
+
+
+async def _cancel_scheduled(
+    session: AsyncSession, organization_id: str, which: Any, reason: str
+) -> list[str]:
     statement = select(ScheduledCallback.id).where(
         ScheduledCallback.organization_id == organization_id,
-        ScheduledCallback.to_number == number,
         ScheduledCallback.status == "scheduled",
+        which,
     )
     ids = list((await session.exec(statement)).all())
-    return [i for i in ids if await set_status(session, i, "cancelled", "caller_called_in")]
+    return [i for i in ids if await set_status(session, i, "cancelled", reason)]
 
 
 async def get_callback(

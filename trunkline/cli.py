@@ -9,6 +9,8 @@ import sys
 from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any, TypeVar
 
+from sqlalchemy.engine import make_url
+
 from trunkline.settings import Settings
 
 if TYPE_CHECKING:
@@ -79,6 +81,12 @@ def _run_agent(args: argparse.Namespace) -> int:
     return 0
 
 
+def _no_organization(args: argparse.Namespace) -> None:
+    """Say which database lacks the organization: the dev stack's is under its data folder."""
+    where = make_url(_settings(args).database_url).render_as_string(hide_password=True)
+    print(f"no organization {args.organization_id} in {where}", file=sys.stderr)
+
+
 def _with_session(args: argparse.Namespace, work: "Callable[[AsyncSession], Awaitable[T]]") -> T:
     """Run one admin task in a database session (creating the tables first), then close up."""
     from trunkline.db import Database
@@ -140,7 +148,7 @@ def _update_org(args: argparse.Namespace) -> int:
         ),
     )
     if organization is None:
-        print(f"no organization {args.organization_id}", file=sys.stderr)
+        _no_organization(args)
         return 1
     print(json.dumps(organization))
     return 0
@@ -157,7 +165,7 @@ def _verify_org(args: argparse.Namespace) -> int:
         print(exc, file=sys.stderr)
         return 1
     if reviewed is None:
-        print(f"no organization {args.organization_id}", file=sys.stderr)
+        _no_organization(args)
         return 1
     outcome = {
         "organizationId": args.organization_id,
@@ -183,7 +191,7 @@ def _create_key(args: argparse.Namespace) -> int:
 
     api_key = _with_session(args, lambda session: issue_api_key(session, args.organization_id))
     if api_key is None:
-        print(f"no organization {args.organization_id}", file=sys.stderr)
+        _no_organization(args)
         return 1
     print(json.dumps({"apiKey": api_key}) if args.json else api_key)
     return 0
@@ -194,7 +202,7 @@ def _list_keys(args: argparse.Namespace) -> int:
 
     keys = _with_session(args, lambda session: api_keys(session, args.organization_id))
     if keys is None:
-        print(f"no organization {args.organization_id}", file=sys.stderr)
+        _no_organization(args)
         return 1
     for key in keys:
         print(json.dumps(key))

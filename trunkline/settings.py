@@ -93,6 +93,8 @@ class Settings(BaseSettings):
         for name, field in type(self).model_fields.items():
             variable = field.validation_alias if isinstance(field.validation_alias, str) else name
             value = getattr(self, name)
+            if value is None:
+                continue  # unset: the child's default, as here (never the text "None")
             if isinstance(value, BaseModel):
                 environment[variable.upper()] = value.model_dump_json()
             else:

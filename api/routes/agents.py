@@ -8,7 +8,7 @@ from typing import Any
 
 from fastapi import APIRouter, Request, Response
 
-from api.deps import CurrentOrganization, DbSession
+from api.deps import CurrentOrganization, DbSession, Temporal
 from api.errors import ApiError, error_responses, find_owned
 from api.pagination import ArrayLimit, link_next
 from api.routes.calls import call_out
@@ -21,7 +21,9 @@ from api.schemas.agents import (
 )
 from api.schemas.common import Instant, PageCursor, PageLimit
 from trunkline import agents, calls
+from trunkline.callbacks import cancel_for_agent
 from trunkline.models import Agent
+from trunkline.workflow_starts import wake_cancelled_callback
 
 router = APIRouter(prefix="/v1/agents", tags=["agents"], responses=error_responses(401, 422))
 
@@ -149,8 +151,9 @@ async def update_agent(
 
 @router.delete("/{agent_id}", responses=error_responses(404, 409))
 async def delete_agent(
-    agent_id: str, organization: CurrentOrganization, session: DbSession
+    agent_id: str, organization: CurrentOrganization, session: DbSession, temporal: Temporal
 ) -> AgentDeleted:
+    """Delete the agent; its scheduled callbacks are cancelled (`status_reason: agent_deleted`)."""
     agent = await _owned_agent(session, organization.id, agent_id)
     try:
         await agents.delete_agent(session, agent)
@@ -162,6 +165,8 @@ async def delete_agent(
             "route those numbers elsewhere first",
             {"phoneNumbers": exc.phone_numbers},
         ) from exc
+    for callback_id in await cancel_for_agent(session, organization.id, agent_id):
+        await wake_cancelled_callback(temporal, callback_id)
     return AgentDeleted(id=agent_id)
 
 

@@ -70,6 +70,12 @@ async def finalize_report(
         started = await start_report(temporal, settings.temporal_task_queue, request)
     except RPCError as exc:
         raise ApiError(503, "temporarily_unavailable", str(exc)) from exc
+    if not started and (body.force_analysis or body.retry_webhook):
+        raise ApiError(
+            409,
+            "report_in_progress",
+            f"a report run for call {call.id} is going and stands: ask again once it has finished",
+        )
     report = await latest_report(session, call.id)
     return FinalizeOut(
         session_id=call.id,

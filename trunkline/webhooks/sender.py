@@ -69,6 +69,7 @@ class LaneSender:
             )
             if head.endpoint_id and (endpoint is None or endpoint.deleted_at is not None):
                 return await _cancel(session, head)
+        head.url = endpoint.url if endpoint else head.url  # an endpoint's address as it is now
         result, sent_at = await self._post(head, organization, endpoint)  # no session is open
         step = _step(head.id, result, failures)
         status: DeliveryStatus = "pending" if step.wait_seconds else _final(result)
@@ -143,6 +144,7 @@ class LaneSender:
                 update(WebhookDelivery)
                 .where(col(WebhookDelivery.id) == sent.id)
                 .values(
+                    url=sent.url,  # where this attempt went (an endpoint may have moved)
                     attempt_count=number,
                     last_status_code=result.status_code,
                     last_error=result.error,
