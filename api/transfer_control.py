@@ -188,7 +188,7 @@ async def transfer_out(session: AsyncSession, transfer: Transfer) -> CallTransfe
         failure_cause=(transfer.detail or transfer.state) if status == "failed" else None,
         requested_by=transfer.requested_by,
         attempts=attempts,
-        fallback=_fallback(transfer),
+        fallback=_fallback(transfer, rows),
         sip_status_code=transfer.sip_status_code,
         sip_status=transfer.sip_status,
         detail=transfer.detail,
@@ -211,10 +211,12 @@ def _transfer_to(transfer: Transfer, current: TransferAttempt | None) -> str:
     return str(destinations[0].get("to", ""))
 
 
-def _fallback(transfer: Transfer) -> FallbackOut | None:
+def _fallback(transfer: Transfer, attempts: list[TransferAttempt]) -> FallbackOut | None:
+    """The fallback applied when no destination took the call; `voicemail_detected` when one
+    of them was a voicemail."""
     if transfer.fallback_applied not in _FALLBACK_ACTIONS:
         return None
     action, message = _FALLBACK_ACTIONS[transfer.fallback_applied]
     asked = (transfer.request.get("fallback") or {}).get("message")
-    voicemail = transfer.detail is not None and "voicemail" in transfer.detail
+    voicemail = any(attempt.outcome == "voicemail" for attempt in attempts)
     return FallbackOut(action=action, message=asked or message, voicemail_detected=voicemail)  # type: ignore[arg-type]

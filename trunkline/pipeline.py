@@ -65,8 +65,14 @@ LongText = Annotated[str, Field(max_length=20_000)]
 Options = Annotated[dict[str, Any], Field(max_length=100)]
 
 
+DEFAULT_LANGUAGE = "en-US"
+"""A call's language when neither its agent nor the request names one."""
+
+
 class Intent(ApiModel):
-    language: Annotated[str, Field(pattern=r"^[a-zA-Z]{2,3}(-[a-zA-Z0-9]{2,8})*$")] = "en-US"
+    language: Annotated[str, Field(pattern=r"^[a-zA-Z]{2,3}(-[a-zA-Z0-9]{2,8})*$")] = (
+        DEFAULT_LANGUAGE
+    )
     optimize_for: Literal["latency", "quality", "cost", "balanced"] = "balanced"
 
 

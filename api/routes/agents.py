@@ -23,11 +23,10 @@ from api.schemas.common import Instant, PageCursor, PageLimit
 from trunkline import agents, calls
 from trunkline.callbacks import cancel_for_agent
 from trunkline.models import Agent
+from trunkline.pipeline import DEFAULT_LANGUAGE
 from trunkline.workflow_starts import wake_cancelled_callback
 
 router = APIRouter(prefix="/v1/agents", tags=["agents"], responses=error_responses(401, 422))
-
-DEFAULT_LANGUAGE = "en-US"
 
 
 def _stored_config(body: dict[str, Any]) -> dict[str, Any]:

@@ -31,6 +31,7 @@ from trunkline import calls, transfers
 from trunkline.ids import new_id
 from trunkline.models import Call, CallEvent, CallReport, utcnow
 from trunkline.phone import E164
+from trunkline.pipeline import DEFAULT_LANGUAGE
 from trunkline.providers.livekit import room_join_token, websocket_url
 from trunkline.reports import latest_report, report_body
 from trunkline.transcripts import transcript, transcript_wire
@@ -80,7 +81,7 @@ def call_out(call: Call) -> CallOut:
         agent_id=call.agent_id,
         direction=call.direction,
         status=call.status,
-        language=(call.pipeline_config.get("intent") or {}).get("language") or "en-US",
+        language=(call.pipeline_config.get("intent") or {}).get("language") or DEFAULT_LANGUAGE,
         from_=call.from_number,
         to=call.to_number,
         phone_number_id=call.phone_number_id,

@@ -12,6 +12,7 @@ from pydantic.alias_generators import to_snake
 
 from trunkline.agent.dispatch import CallDispatch
 from trunkline.pipeline import (
+    DEFAULT_LANGUAGE,
     AmbientClip,
     Constraints,
     EndCallTool,
@@ -91,7 +92,7 @@ class SessionConfig:
 def session_config(dispatch: CallDispatch) -> SessionConfig:
     """The session a call's dispatch asks for; a `ConfigError` when it cannot run."""
     pipeline = dispatch.pipeline()
-    language = pipeline.intent.language if pipeline.intent else "en-US"
+    language = pipeline.intent.language if pipeline.intent else DEFAULT_LANGUAGE
     choices = {
         "stt": stt_choice(pipeline, language),
         "llm": llm_choice(pipeline),

@@ -22,6 +22,7 @@ from trunkline.agent.config import (
     SessionConfig,
     base_language,
 )
+from trunkline.pipeline import DEFAULT_LANGUAGE
 
 logger = logging.getLogger(__name__)
 
@@ -72,7 +73,7 @@ def components(config: SessionConfig, env: Mapping[str, str]) -> Components:
     )
 
 
-def default_components(env: Mapping[str, str], language: str = "en-US") -> Components:
+def default_components(env: Mapping[str, str], language: str = DEFAULT_LANGUAGE) -> Components:
     """The default providers, for a screener (a transfer has no pipeline of its own)."""
     return Components(
         stt=build_stt(ModelChoice(DEFAULT_STT, options={"language": language}), env),

@@ -69,7 +69,8 @@ class LaneSender:
             )
             if head.endpoint_id and (endpoint is None or endpoint.deleted_at is not None):
                 return await _cancel(session, head)
-        head.url = endpoint.url if endpoint else head.url  # an endpoint's address as it is now
+        if endpoint:
+            head.url = endpoint.url  # the endpoint's address as it is now, recorded with it
         result, sent_at = await self._post(head, organization, endpoint)  # no session is open
         step = _step(head.id, result, failures)
         status: DeliveryStatus = "pending" if step.wait_seconds else _final(result)
