@@ -262,6 +262,7 @@ async def test_two_apis_and_two_workers_survive_a_worker_killed_mid_call(
             history, {victim: "killed", survivor: "survivor"}, killed_at
         ),
         "ended reasons": dict(Counter(call.ended_reason for call in calls)),
+        "call.status webhooks after the end": status_webhooks_after_the_end(receiver),
         "calls the killed worker left mid-way": len(orphans),
         "takeover after the kill, s (median, max)": (
             round(statistics.median(takeovers), 1),
@@ -353,11 +354,24 @@ def inbound_per_api(forwarded: list[Any]) -> dict[int, int]:
 
 
 def terminal_webhooks(receiver: WebhookReceiver, path: str) -> Counter[str]:
-    """Distinct webhook messages per call at `path`: reports, or `call.status` ones whose status
-    is terminal. A redelivery of one message (same `webhook-id`) counts once."""
+    """Distinct webhook messages per call at `path`: reports, or the `call.status` ones of the
+    event that ended the call. A redelivery of one message (same `webhook-id`) counts once."""
     messages = {}
     for received in receiver.received:
         body = json.loads(received.body)
-        if received.path == path and (path != "/status" or body["status"] in TERMINAL_STATUSES):
+        if received.path == path and (path != "/status" or body["event_type"] in TERMINAL_EVENTS):
             messages[received.headers["webhook-id"]] = body["call_id"]
     return Counter(messages.values())
+
+
+def status_webhooks_after_the_end(receiver: WebhookReceiver) -> dict[str, int]:
+    """The `call.status` webhooks of events recorded once a call had ended, by event type."""
+    messages = {}
+    for received in receiver.received:
+        body = json.loads(received.body)
+        ended = (
+            body.get("status") in TERMINAL_STATUSES and body["event_type"] not in TERMINAL_EVENTS
+        )
+        if received.path == "/status" and ended:
+            messages[received.headers["webhook-id"]] = body["event_type"]
+    return dict(Counter(messages.values()))
