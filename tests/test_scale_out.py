@@ -211,8 +211,8 @@ async def test_two_apis_and_two_workers_survive_a_worker_killed_mid_call(
                 pending = select(func.count()).where(WebhookDelivery.status == "pending")
                 return (await session.exec(pending)).one() == 0
 
-        # a delivery the killed worker was sending stays claimed for a minute (sender.CLAIM),
-        # then the survivor's sweep sends it
+        # a delivery the killed worker was sending stays claimed for its HTTP timeout and a
+        # margin (sender.CLAIM_MARGIN), then the survivor's sweep sends it
         await eventually(webhooks_settled, 120)
         settled_at = datetime.now(UTC)
         forwarded = list(deployed.balancer.forwarded)
