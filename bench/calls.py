@@ -271,7 +271,7 @@ async def hold_open(calls: int, idle_seconds: float) -> None:
 
             await asyncio.gather(*(place(i) for i in range(calls)))
             placed, calls = calls, await wait_until_settled(api, calls)
-            await sim.post("/control/drain")
+            await sim.post("/control/drain", timeout=None)
             settled = Snapshot.of_tree(stack.process.pid)
             await asyncio.sleep(idle_seconds)
             idle = Snapshot.of_tree(stack.process.pid).minus(settled).minus(baseline)
