@@ -22,7 +22,7 @@ from activities.transfers import TransferActivities
 from activities.webhooks import WebhookActivities
 from trunkline import logs, tracing
 from trunkline.db import Database
-from trunkline.metrics import WORKER_READY, MetricsServer
+from trunkline.metrics import WORKER_READY, process_telemetry
 from trunkline.models import utcnow
 from trunkline.providers.livekit import LiveKitAdapter
 from trunkline.providers.telnyx import TelnyxAdapter
@@ -150,15 +150,15 @@ async def run_worker(settings: Settings) -> None:
     Raises `SettingError` (a one-line account naming the setting) when Temporal cannot be
     reached as configured or the metrics port cannot be had.
     """
-    metrics = (
-        MetricsServer(settings.metrics_host, settings.worker_metrics_port, "WORKER_METRICS_PORT")
-        if settings.worker_metrics_port
-        else None
+    runtime, metrics = process_telemetry(
+        settings.metrics_host, settings.worker_metrics_port, "WORKER_METRICS_PORT"
     )
+    if metrics:
+        metrics.add(WORKER_READY)
     database = Database(settings.database_url)
     try:
         await database.create_tables()
-        client = await connect(settings, runtime=metrics.runtime if metrics else None)
+        client = await connect(settings, runtime=runtime)
         await ensure_search_attributes(client, client.namespace)
         stop = asyncio.Event()
         loop = asyncio.get_running_loop()

@@ -7,6 +7,7 @@ from contextlib import asynccontextmanager
 import httpx
 from fastapi import FastAPI
 from fastapi.routing import APIRoute
+from temporalio.runtime import Runtime
 
 from api import health
 from api.call_routing import CallRouter
@@ -55,9 +56,14 @@ def _operation_id(route: APIRoute) -> str:
     return route.name
 
 
-def create_app(settings: Settings | None = None, metrics: MetricsServer | None = None) -> FastAPI:
-    """Build the API for `settings` (the environment's by default); with `metrics`, its
-    `/metrics` server carries the API's metrics and its Temporal client's."""
+def create_app(
+    settings: Settings | None = None,
+    *,
+    runtime: Runtime | None = None,
+    metrics: MetricsServer | None = None,
+) -> FastAPI:
+    """Build the API for `settings` (the environment's by default); its Temporal client runs on
+    `runtime` (the SDK's default one otherwise), and `metrics` serves the API's metrics."""
     settings = settings or get_settings()
 
     @asynccontextmanager
@@ -65,7 +71,6 @@ def create_app(settings: Settings | None = None, metrics: MetricsServer | None =
         database = Database(settings.database_url)
         await database.create_tables()
         app.state.database = database
-        runtime = metrics.runtime if metrics else None
         app.state.temporal = await connect(settings, lazy=True, runtime=runtime)
         app.state.call_router = CallRouter(app.state.temporal, settings.temporal_task_queue)
         open_calls = OpenCalls(database, asyncio.get_running_loop())

@@ -47,23 +47,21 @@ def _run_api(args: argparse.Namespace) -> int:
 
     from api.app import create_app
     from trunkline import logs, tracing
-    from trunkline.metrics import MetricsServer
+    from trunkline.metrics import process_telemetry
     from trunkline.temporal_config import connect_config
 
     settings = _settings(args)
     logs.configure(settings.log_format)
     try:
         connect_config(settings)  # a setting that cannot work stops us here, not at first use
-        metrics = (
-            MetricsServer(settings.metrics_host, settings.api_metrics_port, "API_METRICS_PORT")
-            if settings.api_metrics_port
-            else None
+        runtime, metrics = process_telemetry(
+            settings.metrics_host, settings.api_metrics_port, "API_METRICS_PORT"
         )
     except SettingError as exc:
         print(f"trunkline api: {exc}", file=sys.stderr)
         return 1
     tracing.configure("trunkline-api")
-    app = create_app(settings, metrics)
+    app = create_app(settings, runtime=runtime, metrics=metrics)
     # uvicorn's own loggers go through ours (text or JSON) rather than its default config
     uvicorn.run(app, host=settings.api_host, port=settings.api_port, log_config=None)
     tracing.shutdown()

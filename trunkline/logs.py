@@ -4,12 +4,16 @@ the workflow, activity and call a record was written for."""
 import logging
 from typing import Literal
 
+from pythonjsonlogger.core import RESERVED_ATTRS
 from pythonjsonlogger.json import JsonFormatter
 from temporalio import activity, workflow
 
 TEXT_FORMAT = "%(asctime)s %(name)s %(message)s"
-JSON_FIELDS = ["asctime", "levelname", "name", "message"]
-JSON_NAMES = {"asctime": "time", "levelname": "level", "name": "logger"}
+JSON_FIELDS = ["levelname", "name", "message"]
+JSON_NAMES = {"levelname": "level", "name": "logger"}
+NOT_LOGGED = [*RESERVED_ATTRS, "color_message", "temporal_log"]
+"""Record attributes left out: uvicorn's coloured copy of the message, and the SDK core's raw
+log entry (its fields are in the message already)."""
 CALL_WORKFLOW_PREFIX = "call-"
 
 
@@ -39,7 +43,11 @@ def configure(log_format: Literal["text", "json"], level: int = logging.INFO) ->
     handler = logging.StreamHandler()
     handler.addFilter(TemporalContext())
     if log_format == "json":
-        handler.setFormatter(JsonFormatter(JSON_FIELDS, rename_fields=JSON_NAMES))
+        handler.setFormatter(
+            JsonFormatter(
+                JSON_FIELDS, rename_fields=JSON_NAMES, reserved_attrs=NOT_LOGGED, timestamp="time"
+            )
+        )
     else:
         handler.setFormatter(logging.Formatter(TEXT_FORMAT))
     logging.basicConfig(level=level, handlers=[handler], force=True)

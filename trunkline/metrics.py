@@ -1,8 +1,9 @@
 """Prometheus metrics: the product's own, and one `/metrics` server per process that also carries
 the Temporal SDK's runtime metrics.
 
-The SDK exports its metrics through its own Prometheus exporter; we bind that to a private
-loopback port and re-expose what it answers on our port, so each process has one port to scrape.
+The SDK exports its metrics through its own Prometheus exporter, bound to a private loopback port
+(`trunkline.sdk_runtime`); we re-expose what it answers on our port, so each process has one port
+to scrape.
 
 Counters count where an action is recorded once in the database (an event stored, an attempt
 stored), so a retried activity does not count twice; a worker that dies loses its unscraped
@@ -10,22 +11,30 @@ counts, as any Prometheus counter does.
 """
 
 import logging
-import socket
 import urllib.request
 from collections.abc import Iterable, Iterator
 from threading import Thread
 from typing import Protocol
 from wsgiref.simple_server import WSGIServer
 
-from prometheus_client import REGISTRY, CollectorRegistry, Counter, Gauge, Histogram
+from prometheus_client import (
+    REGISTRY,
+    CollectorRegistry,
+    Counter,
+    Gauge,
+    Histogram,
+    disable_created_metrics,
+)
 from prometheus_client.exposition import start_http_server
 from prometheus_client.metrics_core import Metric
 from prometheus_client.parser import text_string_to_metric_families
-from temporalio.runtime import PrometheusConfig, Runtime, TelemetryConfig
+from temporalio.runtime import Runtime
 
+from trunkline.sdk_runtime import sdk_runtime
 from trunkline.settings import SettingError
 
 logger = logging.getLogger(__name__)
+disable_created_metrics()  # no `_created` twin for every counter and histogram
 
 CALLS_STARTED = Counter(
     "trunkline_calls_started", "Calls that began (their first event stored).", ["direction"]
@@ -65,7 +74,11 @@ HTTP_LATENCY = Histogram(
     ["method", "route"],
     buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30),
 )
-WORKER_READY = Gauge("trunkline_worker_ready", "1 while this worker polls its task queue, else 0.")
+WORKER_READY = Gauge(
+    "trunkline_worker_ready",
+    "1 while this worker polls its task queue, else 0.",
+    registry=None,  # a worker's alone: its metrics server adds it
+)
 
 
 class Source(Protocol):
@@ -100,33 +113,14 @@ class SdkMetrics:
         yield from text_string_to_metric_families(text)
 
 
-def sdk_runtime() -> tuple[Runtime, int]:
-    """A Temporal runtime exporting its metrics on a free loopback port (and that port)."""
-    while True:
-        with socket.socket() as probe:
-            probe.bind(("127.0.0.1", 0))
-            port = probe.getsockname()[1]
-        config = PrometheusConfig(
-            bind_address=f"127.0.0.1:{port}",
-            counters_total_suffix=True,
-            durations_as_seconds=True,
-        )
-        try:
-            return Runtime(telemetry=TelemetryConfig(metrics=config)), port
-        except ValueError as exc:  # another process took the port meanwhile: take another
-            if "Address already in use" not in str(exc):
-                raise
-
-
 class MetricsServer:
-    """`/metrics` on `host:port`: this process's metrics, the SDK's (of `runtime`: connect the
-    process's Temporal client with it), and whatever collectors are added.
+    """`/metrics` on `host:port`: this process's metrics, the SDK's (read from its exporter on
+    `sdk_port`), and whatever collectors are added.
 
     `setting` names the port's setting in the error raised when the port cannot be had.
     """
 
-    def __init__(self, host: str, port: int, setting: str) -> None:
-        self.runtime, sdk_port = sdk_runtime()
+    def __init__(self, host: str, port: int, setting: str, sdk_port: int) -> None:
         self._registry = CollectorRegistry()
         self.add(_Forward(REGISTRY))
         self.add(SdkMetrics(sdk_port))
@@ -149,3 +143,11 @@ class MetricsServer:
         self._server.shutdown()
         self._server.server_close()
         self._thread.join(timeout=5)
+
+
+def process_telemetry(host: str, port: int, setting: str) -> tuple[Runtime, MetricsServer | None]:
+    """The process's Temporal runtime, and its `/metrics` server on `port` (none when 0)."""
+    sdk = sdk_runtime(metrics=bool(port))
+    if sdk.metrics_port is None:
+        return sdk.runtime, None
+    return sdk.runtime, MetricsServer(host, port, setting, sdk.metrics_port)
