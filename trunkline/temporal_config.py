@@ -115,14 +115,20 @@ def _check_client_pair(config: ClientConnectConfig) -> None:
 
 
 _OS_MESSAGE = re.compile(r'message: "([^"]+)"')
+_UNTRUSTED = re.compile(r"InvalidCertificate\((\w+)\)")
 
 
 def connection_failure(config: ClientConnectConfig, error: Exception) -> TemporalSettingError:
-    """A one-line account of a connection the SDK could not make."""
-    text = str(error).removeprefix("Failed client connect: ")
-    found = _OS_MESSAGE.search(text)
-    reason = found.group(1) if found else " ".join(text.split())
+    """A one-line account of a connection the SDK could not make, and what to check."""
+    text = " ".join(str(error).removeprefix("Failed client connect: ").split())
+    check = "TEMPORAL_ADDRESS, TEMPORAL_TLS and the credentials"
+    if untrusted := _UNTRUSTED.search(text):
+        reason = f"the server's certificate is not trusted ({untrusted.group(1)})"
+        check = "TEMPORAL_TLS_SERVER_CA_CERT_PATH and TEMPORAL_TLS_SERVER_NAME"
+    elif found := _OS_MESSAGE.search(text):
+        reason = found.group(1)
+    else:
+        reason = text
     return TemporalSettingError(
-        f"cannot connect to Temporal at {describe(config)}: {reason} "
-        "(check TEMPORAL_ADDRESS, TEMPORAL_TLS and the credentials)"
+        f"cannot connect to Temporal at {describe(config)}: {reason} (check {check})"
     )
