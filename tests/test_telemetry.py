@@ -6,6 +6,7 @@ import gzip
 import json
 import os
 import signal
+import socket
 import subprocess
 import sys
 from collections.abc import AsyncIterator
@@ -348,3 +349,27 @@ async def test_logs_are_json_lines_with_the_calls_ids(observed: ObservedCall) ->
     assert ended[0]["activity_type"] == "record_call_event"
     api = json_lines(observed.api_process)
     assert any("POST /v1/sessions/phone" in r["message"] for r in api), api
+
+
+def test_a_busy_metrics_port_stops_the_worker_with_one_line(tmp_path: Path) -> None:
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        port = busy.getsockname()[1]
+        environment = {
+            **os.environ,
+            "WORKER_METRICS_PORT": str(port),
+            "TRUNKLINE_DATA_DIR": str(tmp_path),
+        }
+        done = subprocess.run(
+            [sys.executable, "-m", "trunkline.cli", "worker"],
+            env=environment,
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+    assert done.returncode == 1, done.stderr
+    assert done.stderr.strip() == (
+        f"trunkline worker: WORKER_METRICS_PORT: cannot listen on 127.0.0.1:{port} "
+        "(Address already in use)"
+    )
