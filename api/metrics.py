@@ -50,7 +50,7 @@ class HttpMetrics:
 
 class OpenCalls:
     """`trunkline_calls_live` and `trunkline_calls_queued` by direction, counted in the database
-    at each scrape (one grouped count over the indexed status)."""
+    at each scrape: one grouped count, nothing on a call's own path."""
 
     def __init__(self, database: Database, loop: asyncio.AbstractEventLoop) -> None:
         self._database = database

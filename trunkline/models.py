@@ -273,7 +273,7 @@ class Call(SQLModel, table=True):
     agent_id: str | None = Field(default=None, index=True)
     phone_number_id: str | None = None
     direction: str
-    status: str = Field(default="queued", index=True)
+    status: str = "queued"
     from_number: str = Field(index=True)
     to_number: str = Field(index=True)
     room_name: str = Field(unique=True)
