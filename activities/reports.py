@@ -27,6 +27,7 @@ from trunkline.models import (
 from trunkline.pipeline import AnalysisConfig
 from trunkline.providers.errors import ProviderError
 from trunkline.providers.livekit import LiveKitAdapter, Recording
+from trunkline.recordings import failed_reason, missing_reason, start_failure
 from trunkline.reports import (
     charge_once,
     gather_facts,
@@ -84,7 +85,8 @@ class ReportActivities:
                 return _ref(latest, created=False)
             zone = await self._zone(session, call)
             facts, config, attempts = await gather_facts(session, call, zone)
-        artifacts, recording_seconds = await self._artifacts(call)
+            failure = None if call.recording_egress_id else await start_failure(session, call.id)
+        artifacts, recording_seconds = await self._artifacts(call, failure)
         analysis, analyzer, note = await self._analysis(facts, config)
         costs = cost_breakdown(
             self._settings.rate_card,
@@ -131,13 +133,16 @@ class ReportActivities:
         except LlmAnalysisFailed as failure:
             return rules, "rules", f"LLM analyzer failed, rules used instead: {failure}"
 
-    async def _artifacts(self, call: Call) -> tuple[dict, float]:
-        """The recording (when there is one) and the transcript link; seconds recorded."""
+    async def _artifacts(self, call: Call, failure: str | None) -> tuple[dict, float]:
+        """The recording (when there is one, else why not) and the transcript link; seconds
+        recorded."""
         artifacts: dict = {
             "transcript_url": f"{self._settings.public_base_url}/v1/calls/{call.id}/transcript",
             "recording": None,
         }
         if not call.recording_egress_id:
+            enabled = self._settings.call_recording_enabled
+            artifacts["recording_error"] = missing_reason(call, failure, enabled)
             return artifacts, 0.0
         try:
             recording = await self._finished_recording(call.recording_egress_id)
@@ -145,7 +150,9 @@ class ReportActivities:
             artifacts["recording_error"] = str(exc)
             return artifacts, 0.0
         if recording is None:
+            artifacts["recording_error"] = f"LiveKit has no recording {call.recording_egress_id}"
             return artifacts, 0.0
+        artifacts["recording_error"] = failed_reason(recording)
         artifacts["recording"] = {
             "egress_id": recording.egress_id,
             "status": recording.status,

@@ -1,4 +1,7 @@
-"""Request dependencies: the database session and the caller's organization."""
+"""Request dependencies: the database session and the caller's organization.
+
+Every dependency is `async def`, even one that only reads app state: FastAPI runs a plain `def`
+dependency on a worker thread, a thread hop per request for nothing."""
 
 from collections.abc import AsyncIterator
 from typing import Annotated
@@ -16,11 +19,11 @@ from trunkline.organizations import organization_for_api_key
 from trunkline.settings import Settings
 
 
-def get_database(request: Request) -> Database:
+async def get_database(request: Request) -> Database:
     return request.app.state.database
 
 
-def get_settings(request: Request) -> Settings:
+async def get_settings(request: Request) -> Settings:
     return request.app.state.settings
 
 
@@ -53,11 +56,11 @@ async def authenticate(
 CurrentOrganization = Annotated[Organization, Depends(authenticate)]
 
 
-def get_temporal(request: Request) -> Client:
+async def get_temporal(request: Request) -> Client:
     return request.app.state.temporal
 
 
-def get_router(request: Request) -> CallRouter:
+async def get_router(request: Request) -> CallRouter:
     return request.app.state.call_router
 
 

@@ -439,6 +439,23 @@ def report(
             "report (call ended → call.report received)", report_latencies(all_calls, receiver)
         )
     )
+    print(recordings(all_calls, receiver))
+
+
+def recordings(all_calls: list[dict[str, Any]], receiver: Receiver) -> str:
+    """Of the answered calls' reports: how many have their recording, how many say why not,
+    and how many do neither (there should be none)."""
+    answered = {c["id"] for c in all_calls if c.get("answered_at")}
+    artifacts = {body["call_id"]: body.get("artifacts") or {} for _, body in receiver.reports}
+    kinds = Counter(
+        "recorded"
+        if (a := artifacts.get(call, {})).get("recording") and not a.get("recording_error")
+        else "with recording_error"
+        if a.get("recording_error")
+        else "neither"
+        for call in answered
+    )
+    return f"recordings of {len(answered)} answered calls: {dict(kinds)}"
 
 
 async def report_cost(stack: Stack, calls: int, spent: Snapshot, bare_cpu: float) -> None:

@@ -159,6 +159,8 @@ class Recording:
     filepath: str
     started_at: float = field(default_factory=time.time)
     ended_at: float | None = None
+    failure: str | None = None
+    """Set: the egress fails with this error when it ends, and writes no file."""
 
     def info(self, location: str) -> egress.EgressInfo:
         ended = self.ended_at is not None
@@ -170,7 +172,10 @@ class Recording:
             else egress.EgressStatus.EGRESS_ACTIVE,
             started_at=int(self.started_at * 1e9),
         )
-        if ended:
+        if ended and self.failure:
+            info.status = egress.EgressStatus.EGRESS_FAILED
+            info.error = self.failure
+        elif ended:
             duration = (self.ended_at or 0) - self.started_at
             info.ended_at = int((self.ended_at or 0) * 1e9)
             info.file_results.append(
@@ -211,6 +216,8 @@ class World:
         """Called for every agent dispatch (the simulated agent joins through it)."""
         self.egress_unavailable = False
         """When set, every egress request fails as LiveKit's does without an egress service."""
+        self.egress_failure: str | None = None
+        """When set, recordings started from now on fail with this error when they end."""
         self._tasks: set[asyncio.Task[Any]] = set()
 
     def spawn(self, coroutine: Coroutine[Any, Any, Any]) -> asyncio.Task[Any]:
@@ -395,7 +402,9 @@ class World:
             raise TwirpError("unavailable", "no egress service is available")
         outputs = list(request.file_outputs)
         filepath = outputs[0].filepath if outputs else f"{target.name}.ogg"
-        recording = Recording(egress_id=_id("EG_"), room=target.name, filepath=filepath)
+        recording = Recording(
+            egress_id=_id("EG_"), room=target.name, filepath=filepath, failure=self.egress_failure
+        )
         self.recordings[recording.egress_id] = recording
         info = recording.info(self._location(recording))
         self.webhooks.livekit(WebhookEvent(event="egress_started", egress_info=info))

@@ -1,6 +1,7 @@
 """Loopback ports, and ASGI apps served on them inside the test's event loop."""
 
 import asyncio
+import itertools
 import json
 import socket
 from collections.abc import AsyncIterator
@@ -8,7 +9,12 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from typing import Any
 
+import httpx
 import uvicorn
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
 
 
 def free_port() -> int:
@@ -84,3 +90,46 @@ async def _read_response(reader: asyncio.StreamReader) -> RawResponse:
     headers = {name.lower(): value for name, value in headers.items()}
     body = await reader.readexactly(int(headers.get("content-length", "0")))
     return RawResponse(int(head[0].split(" ")[1]), headers, body)
+
+
+@dataclass(frozen=True)
+class Forwarded:
+    upstream: int
+    path: str
+    body: bytes
+
+
+class RoundRobin:
+    """A load balancer in front of several servers: each request goes to the next one in turn
+    (no stickiness), as provider webhooks reach a deployment's APIs; `forwarded` records who
+    got what."""
+
+    def __init__(self, upstreams: list[str]) -> None:
+        self.upstreams = upstreams
+        self.forwarded: list[Forwarded] = []
+        self._turn = itertools.count()
+
+    def app(self) -> Any:
+        async def forward(request: Request) -> Response:
+            index = next(self._turn) % len(self.upstreams)
+            body = await request.body()
+            headers = {
+                name: value
+                for name, value in request.headers.items()
+                if name not in ("host", "content-length")
+            }
+            async with httpx.AsyncClient(base_url=self.upstreams[index], trust_env=False) as http:
+                answer = await http.request(
+                    request.method,
+                    request.url.path,
+                    params=list(request.query_params.multi_items()),
+                    content=body,
+                    headers=headers,
+                    timeout=30,
+                )
+            self.forwarded.append(Forwarded(index, request.url.path, body))
+            content_type = answer.headers.get("content-type")
+            return Response(answer.content, answer.status_code, media_type=content_type)
+
+        methods = ["GET", "POST", "PUT", "PATCH", "DELETE"]
+        return Starlette(routes=[Route("/{path:path}", forward, methods=methods)])

@@ -1,10 +1,6 @@
 """Calls survive what providers and processes do: duplicates, reordering, lost webhooks, crashes."""
 
-import asyncio
-import os
 import signal
-import subprocess
-import sys
 from collections import Counter
 from datetime import timedelta
 
@@ -16,6 +12,7 @@ from simulator.app import Simulator
 from simulator.provider_webhooks import Misbehaviour
 from tests.calls_support import CALLEE, call_when, events, place_call, script, set_up_line
 from tests.conftest import RunningApi, Tenant, new_tenant
+from tests.processes import start_worker_process, stop_worker_processes
 from tests.receiver import WebhookReceiver
 from tests.servers import free_port, serving
 from tests.waiting import eventually
@@ -60,24 +57,6 @@ async def test_a_lost_hangup_is_found_by_the_watchdog(
     assert (call["status"], call["ended_reason"]) == ("ended", "phone_leg_gone")
     types = [e["event_type"] for e in await events(tenant, session["sessionId"])]
     assert "watchdog.phone_gone" in types and "call.hangup" not in types
-
-
-def start_worker_process(settings: Settings) -> subprocess.Popen[bytes]:
-    return subprocess.Popen(
-        [sys.executable, "-m", "trunkline.cli", "worker"],
-        env={**os.environ, **settings.as_environment()},
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-
-
-async def stop_worker_processes(*processes: subprocess.Popen[bytes] | None) -> None:
-    """SIGTERM the workers still running and wait for them to stop, off the event loop: the
-    simulator they are still talking to runs on it, and must keep answering them."""
-    for process in processes:
-        if process and process.poll() is None:
-            process.send_signal(signal.SIGTERM)
-            await asyncio.to_thread(process.wait, 30)
 
 
 async def test_a_worker_killed_mid_call_and_restarted_finishes_the_call(

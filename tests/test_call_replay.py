@@ -5,14 +5,15 @@ recorded history is never rewritten. After a change made with `workflow.patched`
 fresh ones under the new patch's name (`LATEST`) with TRUNKLINE_RECORD_HISTORIES=1.
 """
 
-import json
+import asyncio
 import os
+import subprocess
+import sys
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import httpx
 import pytest
-from temporalio.client import WorkflowHistory
 from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Replayer
@@ -23,6 +24,7 @@ from tests.calls_support import OUR_NUMBER, call_when, place_call, script, set_u
 from tests.conftest import Tenant
 from tests.receiver import WebhookReceiver
 from tests.waiting import eventually
+from trunkline.histories import as_recorded, from_recorded
 from trunkline.settings import Settings
 from worker import WORKFLOWS
 from workflows.call import LEAN_CALLS
@@ -37,14 +39,13 @@ REPLAYER = Replayer(
     workflow_runner=SandboxedWorkflowRunner(),  # the worker runs unsandboxed, for speed: here
     # the sandbox refuses what a workflow must not do (clocks, I/O, randomness)
 )
-RECORDED = {path.stem: json.loads(path.read_text()) for path in sorted(HISTORIES.glob("*.json"))}
+RECORDED = {path.stem: path.read_text() for path in sorted(HISTORIES.glob("*.json"))}
+"""Every history kept in tests/histories: each one replays (`trunkline export-history` adds one)."""
 
 
 @pytest.mark.parametrize("name", sorted(RECORDED))
 async def test_recorded_histories_replay(name: str) -> None:
-    recorded = RECORDED[name]
-    history = WorkflowHistory.from_json(recorded["workflowId"], recorded["history"])
-    await REPLAYER.replay_workflow(history)
+    await REPLAYER.replay_workflow(from_recorded(RECORDED[name]))
 
 
 def test_histories_are_recorded() -> None:
@@ -107,8 +108,7 @@ async def replay_and_record(
     path = HISTORIES / f"{name}.json"
     asked = os.environ.get("TRUNKLINE_RECORD_HISTORIES") and database_url.startswith("sqlite")
     if asked and not path.exists():
-        recorded = {"workflowId": history.workflow_id, "history": json.loads(history.to_json())}
-        path.write_text(json.dumps(recorded, indent=1))
+        path.write_text(as_recorded(history))
 
 
 @pytest.mark.usefixtures("worker")
@@ -185,3 +185,38 @@ async def test_fresh_inbound_callback_and_report_histories_replay(
     await replay_and_record(
         local_temporal, f"report-{call_id}", f"report-inbound.{LATEST}", database_url
     )
+
+
+@pytest.mark.usefixtures("worker")
+async def test_an_exported_history_replays(
+    tenant: Tenant,
+    simulator: Simulator,
+    receiver: WebhookReceiver,
+    settings: Settings,
+    tmp_path: Path,
+) -> None:
+    """`trunkline export-history` writes what the replay suite replays, and never overwrites."""
+    line = await set_up_line(tenant, receiver)
+    script(simulator, answer_after_seconds=0, hangup_after_seconds=0.3)
+    session = await place_call(line)
+    await call_when(tenant, session["sessionId"], "ended", "failed")
+    workflow_id, path = f"call-{session['sessionId']}", tmp_path / "call.json"
+
+    def export(*args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [sys.executable, "-m", "trunkline.cli", "export-history", *args],
+            env={**os.environ, **settings.as_environment()},
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+
+    exported = await asyncio.to_thread(export, workflow_id, str(path))
+    assert exported.returncode == 0, exported.stderr
+    history = from_recorded(path.read_text())
+    assert history.workflow_id == workflow_id
+    await REPLAYER.replay_workflow(history)
+    again = await asyncio.to_thread(export, workflow_id, str(path))
+    assert again.returncode == 1 and "never rewritten" in again.stderr
+    unknown = await asyncio.to_thread(export, "call-nobody", str(tmp_path / "nobody.json"))
+    assert unknown.returncode == 1 and "no history of call-nobody" in unknown.stderr

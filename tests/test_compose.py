@@ -218,3 +218,36 @@ def test_dockerfile_copies_what_pyproject_packages() -> None:
         return
     missing = {path for path in needed if not any(fnmatch.fnmatch(path, s) for s in sources)}
     assert not missing, f"the Dockerfile does not copy {sorted(missing)}"
+
+
+def host_ports(service: dict[str, Any]) -> list[str]:
+    """The service's `ports:` entries that bind a port on the host: `[IP:]HOST:CONTAINER` in
+    the short syntax, or `published` in the long one."""
+    bound = []
+    for port in service.get("ports") or []:
+        if isinstance(port, dict):
+            if port.get("published"):
+                bound.append(str(port["published"]))
+        elif ":" in str(port):
+            bound.append(str(port))
+    return bound
+
+
+@pytest.mark.parametrize("name", APP_SERVICES)
+def test_app_services_scale_out(services: dict[str, Any], name: str) -> None:
+    """`docker compose up --scale api=N --scale worker=N`: replicas need their own names and
+    cannot share a host port."""
+    assert "container_name" not in services[name]
+    assert not host_ports(services[name]), f"{name} binds a host port: it cannot scale"
+
+
+def test_the_gateway_publishes_the_api_and_spreads_requests_over_its_replicas(
+    services: dict[str, Any],
+) -> None:
+    gateway = services["gateway"]
+    assert "8000:8000" in host_ports(gateway)
+    [mount] = [str(v) for v in gateway["volumes"] if str(v).endswith(":/etc/caddy/Caddyfile:ro")]
+    caddyfile = (COMPOSE_FILE.parent / mount.split(":", 1)[0]).read_text()
+    api_port = environment(services["api"])["API_PORT"]
+    assert re.search(rf"^\s*dynamic a api {api_port}\b", caddyfile, re.MULTILINE)
+    assert gateway["depends_on"]["api"]["condition"] == "service_healthy"

@@ -22,6 +22,8 @@ from tests.receiver import WebhookReceiver
 from tests.servers import serving
 from tests.waiting import eventually
 from trunkline.db import Database
+from trunkline.models import Call, utcnow
+from trunkline.recordings import missing_reason
 from trunkline.settings import Settings
 from worker import running_worker
 
@@ -102,6 +104,7 @@ async def test_a_completed_call_yields_a_full_report(
     line_of = {line["provider"]: line for line in report["cost_breakdown"]}
     assert line_of["telephony"]["costMicroUsd"] == str(round(telephony["amount"] * 1_000_000))
     assert costs["total"] == pytest.approx(sum(i["amount"] for i in costs["items"]))
+    assert report["artifacts"]["recording_error"] is None
     recording = report["artifacts"]["recording"]
     assert recording["status"] == "EGRESS_COMPLETE" and recording["duration_seconds"] > 0
     async with httpx.AsyncClient() as plain:
@@ -136,6 +139,25 @@ async def test_a_call_livekit_cannot_record_goes_on_unrecorded(
     # LiveKit is asked three times, over longer than the call lasts: the failure still counts
     [failed] = [e for e in await events(tenant, call_id) if e["event_type"] == "recording.failed"]
     assert f"record call-{call_id}" in failed["detail"]
+    error = report["artifacts"]["recording_error"]
+    assert error == f"the recording could not start: {failed['detail']}"
+
+
+@pytest.mark.usefixtures("worker")
+async def test_a_recording_livekit_fails_is_reported_with_its_error(
+    tenant: Tenant, simulator: Simulator, receiver: WebhookReceiver
+) -> None:
+    simulator.world.egress_failure = "Start signal not received"
+    line = await reporting_line(tenant, receiver)
+    call_id = await a_finished_call(tenant, simulator, line)
+    report = await report_when(tenant, call_id)
+    recording = report["artifacts"]["recording"]
+    assert (recording["status"], recording["url"]) == ("EGRESS_FAILED", None)
+    assert report["artifacts"]["recording_error"] == (
+        "LiveKit's recording ended EGRESS_FAILED: Start signal not received"
+    )
+    ended = [e for e in await events(tenant, call_id) if e["event_type"] == "egress_ended"]
+    assert len(ended) == 1  # LiveKit's own word is among the call's events
 
 
 async def _async(value: Any) -> Any:
@@ -267,3 +289,11 @@ async def test_the_llm_analyzer_and_its_fallback(
         assert report["summary"] == "Sam wants the premium plan for twelve seats."
         assert report["structured_data"]["sentiment"] == "positive"
         assert report["structured_data"]["email"] == "sam@example.com"  # the rules' fields stay
+
+
+def test_why_a_call_has_no_recording() -> None:
+    answered = Call.model_construct(answered_at=utcnow())
+    assert missing_reason(Call.model_construct(answered_at=None), "boom", True) is None
+    assert missing_reason(answered, "room gone", True) == "the recording could not start: room gone"
+    assert "CALL_RECORDING_ENABLED=false" in (missing_reason(answered, None, False) or "")
+    assert missing_reason(answered, None, True) == "the call ended before its recording started"

@@ -15,14 +15,21 @@ from temporalio.testing import WorkflowEnvironment
 from tests.receiver import Reply, WebhookReceiver
 from tests.waiting import eventually
 from trunkline.db import Database
-from trunkline.models import Organization, WebhookAttempt, WebhookDelivery, WebhookLane
+from trunkline.models import (
+    Organization,
+    WebhookAttempt,
+    WebhookDelivery,
+    WebhookEndpoint,
+    WebhookLane,
+    utcnow,
+)
 from trunkline.organizations import create_organization
 from trunkline.settings import Settings
 from trunkline.temporal import workflow_exists
 from trunkline.webhooks.client import WebhookClient
 from trunkline.webhooks.deliveries import make_durable, new_delivery
 from trunkline.webhooks.dispatcher import WebhookDispatcher
-from trunkline.webhooks.sender import RETRY_DELAYS, LaneSender
+from trunkline.webhooks.sender import CLAIM_MARGIN, RETRY_DELAYS, LaneSender
 from trunkline.workflow_io import LaneInput, LaneResult
 from worker import running_worker
 from workflows.webhook_lane import WebhookLaneWorkflow
@@ -267,3 +274,40 @@ async def _settled(database: Database, delivery_id: str) -> tuple[WebhookDeliver
     """The delivery and its attempts once it is no longer pending."""
     delivery, attempts = await recorded(database, delivery_id)
     return (delivery, attempts) if delivery.status != "pending" else None
+
+
+@pytest.mark.parametrize("endpoint_timeout_ms", [None, 20_000])
+async def test_an_attempt_in_flight_holds_its_delivery_for_its_timeout_and_a_margin(
+    dispatcher: WebhookDispatcher,
+    database: Database,
+    organization: Organization,
+    receiver: WebhookReceiver,
+    endpoint_timeout_ms: int | None,
+) -> None:
+    """A worker that dies mid-attempt keeps others off the delivery no longer than the attempt
+    could have lasted: the dispatcher's client times out after 5 s, an endpoint may wait
+    longer."""
+    receiver.script(Reply(delay_seconds=1))
+    url = f"{receiver.url}/status"
+    delivery = new_delivery(organization.id, {"url": url}, "call.status", PAYLOAD, call_id="c1")
+    async with database.session() as session:
+        if endpoint_timeout_ms:
+            endpoint = WebhookEndpoint(
+                organization_id=organization.id,
+                name="slow",
+                url=url,
+                timeout_ms=endpoint_timeout_ms,
+            )
+            session.add(endpoint)
+            delivery.endpoint_id = endpoint.id
+        session.add(delivery)
+        await session.commit()
+    before = utcnow()
+    dispatcher.submit([delivery.lane])
+    await receiver.wait_for(1)
+    after = utcnow()
+    claimed, _ = await recorded(database, delivery.id)
+    hold = timedelta(milliseconds=endpoint_timeout_ms or 5000) + CLAIM_MARGIN
+    assert claimed.claimed_until is not None
+    assert before + hold <= claimed.claimed_until <= after + hold
+    await eventually(lambda: _settled(database, delivery.id))

@@ -7,6 +7,7 @@ import math
 import os
 import sys
 from collections.abc import Awaitable, Callable
+from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from sqlalchemy.engine import make_url
@@ -235,6 +236,27 @@ def _revoke_key(args: argparse.Namespace) -> int:
     return 0
 
 
+def _export_history(args: argparse.Namespace) -> int:
+    from temporalio.service import RPCError
+
+    from trunkline.histories import export
+    from trunkline.temporal import connect
+
+    async def run() -> None:
+        await export(await connect(_settings(args)), args.workflow_id, args.output)
+
+    try:
+        asyncio.run(run())
+    except FileExistsError:
+        print(f"{args.output} exists: a recorded history is never rewritten", file=sys.stderr)
+        return 1
+    except RPCError as exc:
+        print(f"no history of {args.workflow_id}: {exc}", file=sys.stderr)
+        return 1
+    print(f"wrote {args.output}", file=sys.stderr)
+    return 0
+
+
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="trunkline", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
@@ -301,6 +323,15 @@ def _parser() -> argparse.ArgumentParser:
     )
     events.add_argument("--provider", choices=["livekit", "telnyx"])
     events.add_argument("--limit", type=int, default=20)
+
+    history = command(
+        "export-history",
+        _export_history,
+        "Write a workflow's history (e.g. call-<sessionId>) as a JSON file the replay tests "
+        "replay (tests/histories/): a new worker version must replay it before it deploys.",
+    )
+    history.add_argument("workflow_id")
+    history.add_argument("output", type=Path, help="e.g. tests/histories/call-inbound.v2.json")
 
     key = commands.add_parser("key", help="Manage API keys.").add_subparsers(
         dest="key_command", required=True

@@ -3,6 +3,7 @@
 import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from functools import partial
 from pathlib import Path
 
 from sqlalchemy import event
@@ -11,7 +12,10 @@ from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async
 from sqlmodel import SQLModel
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from trunkline import models  # noqa: F401  (registers every table on SQLModel.metadata)
+from trunkline import (
+    models,  # noqa: F401  (registers every table on SQLModel.metadata)
+    sqlite_inline,
+)
 
 _ASYNC_DRIVERS = {"sqlite": "sqlite+aiosqlite", "postgresql": "postgresql+psycopg"}
 
@@ -26,13 +30,15 @@ def async_url(database_url: str) -> str:
 
 
 def create_engine(database_url: str) -> AsyncEngine:
-    """An async engine; SQLite gets WAL and a busy timeout so several processes can share it."""
+    """An async engine; SQLite runs in place (`sqlite_inline`), with WAL and a busy timeout so
+    several processes can share it."""
     url = make_url(async_url(database_url))
     if url.get_backend_name() != "sqlite":
         return create_async_engine(url, pool_pre_ping=True)
     if url.database and url.database != ":memory:":
         Path(url.database).parent.mkdir(parents=True, exist_ok=True)
-    engine = create_async_engine(url, connect_args={"timeout": 30})
+    connect = partial(sqlite_inline.connect, url.database or ":memory:", busy_seconds=30)
+    engine = create_async_engine(url, async_creator=connect)
 
     @event.listens_for(engine.sync_engine, "connect")
     def _sqlite_pragmas(dbapi_connection, _record) -> None:  # type: ignore[no-untyped-def]

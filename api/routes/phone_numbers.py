@@ -43,7 +43,7 @@ _STATUS_BY_CODE = {
 }
 
 
-def get_telnyx(request: Request) -> TelnyxAdapter:
+async def get_telnyx(request: Request) -> TelnyxAdapter:
     return request.app.state.telnyx
 
 

@@ -56,6 +56,8 @@ class Recording(BaseModel):
     location: str | None = None
     duration_seconds: float | None = None
     size_bytes: int | None = None
+    error: str | None = None
+    """Why it failed or was aborted, as LiveKit says."""
 
 
 class DialRequest(BaseModel):
@@ -358,4 +360,5 @@ def _recording(info: api.EgressInfo) -> Recording:
         location=file.location if file else None,
         duration_seconds=file.duration / 1e9 if file and file.duration else None,
         size_bytes=file.size if file and file.size else None,
+        error=info.error or None,
     )

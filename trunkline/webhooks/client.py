@@ -83,6 +83,11 @@ class WebhookClient:
             timeout=timeout_seconds, follow_redirects=False, trust_env=False
         )
 
+    @property
+    def timeout_seconds(self) -> float:
+        """The longest an attempt without a timeout of its own may take."""
+        return self._timeout
+
     async def post(
         self, url: str, body: str, headers: dict[str, str], timeout_seconds: float | None = None
     ) -> WebhookResult:

@@ -101,6 +101,13 @@ async def claim_head(
     return claimed
 
 
+async def extend_claim(session: AsyncSession, delivery_id: str, until: datetime) -> None:
+    """Keep others off a delivery its claimer is about to send for longer than it claimed."""
+    statement = update(WebhookDelivery).where(col(WebhookDelivery.id) == delivery_id)
+    await session.exec(statement.values(claimed_until=until))  # type: ignore[call-overload]
+    await session.commit()
+
+
 async def make_durable(session: AsyncSession, lane: str) -> None:
     """From now on the lane's workflow sends its deliveries (the caller starts it)."""
     if await session.get(WebhookLane, lane) is None:

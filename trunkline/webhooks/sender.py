@@ -20,7 +20,7 @@ from trunkline.models import (
 )
 from trunkline.organizations import signing_secrets
 from trunkline.webhooks.client import WebhookClient, WebhookResult
-from trunkline.webhooks.deliveries import claim_head, lane_head
+from trunkline.webhooks.deliveries import claim_head, extend_claim, lane_head
 from trunkline.webhooks.signing import signature_headers
 from trunkline.workflow_io import DeliveryStatus, LaneStep
 
@@ -40,8 +40,9 @@ RETRY_DELAYS = [
 
 MAX_RETRY_AFTER = timedelta(hours=24)
 GONE = 410
-CLAIM = timedelta(seconds=60)
-"""How long an attempt in flight keeps others off its delivery (far above the HTTP timeout)."""
+CLAIM_MARGIN = timedelta(seconds=5)
+"""An attempt in flight keeps others off its delivery for its HTTP timeout and this margin: a
+worker that dies mid-attempt holds the delivery no longer than that."""
 
 
 class LaneSender:
@@ -60,8 +61,9 @@ class LaneSender:
         `failures` counts the head's failed attempts so far: it picks the wait after another.
         """
         now = utcnow()
+        until = now + timedelta(seconds=self._client.timeout_seconds) + CLAIM_MARGIN
         async with self._database.busy_session() as session:
-            head = await claim_head(session, lane, now, now + CLAIM, unless_durable=unless_durable)
+            head = await claim_head(session, lane, now, until, unless_durable=unless_durable)
             if head is None:
                 return await self._empty_or_busy(session, lane, now)
             organization = await session.get_one(Organization, head.organization_id)
@@ -70,6 +72,9 @@ class LaneSender:
             )
             if head.endpoint_id and (endpoint is None or endpoint.deleted_at is not None):
                 return await _cancel(session, head)
+            if endpoint and endpoint.timeout_ms / 1000 > self._client.timeout_seconds:
+                longer = now + timedelta(milliseconds=endpoint.timeout_ms) + CLAIM_MARGIN
+                await extend_claim(session, head.id, longer)
         if endpoint:
             head.url = endpoint.url  # the endpoint's address as it is now, recorded with it
         result, sent_at = await self._post(head, organization, endpoint)  # no session is open
