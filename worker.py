@@ -6,6 +6,7 @@ Run it with `trunkline worker` or `python worker.py`; it reads the same settings
 import asyncio
 import logging
 import signal
+import sys
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from datetime import timedelta
@@ -19,11 +20,13 @@ from activities.calls import CallActivities
 from activities.reports import ReportActivities
 from activities.transfers import TransferActivities
 from activities.webhooks import WebhookActivities
+from trunkline import logs, tracing
 from trunkline.db import Database
+from trunkline.metrics import WORKER_READY, process_telemetry
 from trunkline.models import utcnow
 from trunkline.providers.livekit import LiveKitAdapter
 from trunkline.providers.telnyx import TelnyxAdapter
-from trunkline.settings import Settings, get_settings
+from trunkline.settings import SettingError, Settings, get_settings
 from trunkline.temporal import connect, ensure_search_attributes
 from trunkline.unstarted_calls import fail_unstarted_calls
 from trunkline.webhooks.client import WebhookClient
@@ -142,25 +145,50 @@ async def keep_house(
 
 
 async def run_worker(settings: Settings) -> None:
-    """Run until SIGINT or SIGTERM, then finish in-flight activities and stop."""
+    """Run until SIGINT or SIGTERM, then finish in-flight activities and stop.
+
+    Raises `SettingError` (a one-line account naming the setting) when Temporal cannot be
+    reached as configured or the metrics port cannot be had.
+    """
+    runtime, metrics = process_telemetry(
+        settings.metrics_host, settings.worker_metrics_port, "WORKER_METRICS_PORT"
+    )
+    if metrics:
+        metrics.add(WORKER_READY)
     database = Database(settings.database_url)
-    await database.create_tables()
-    client = await connect(settings)
-    await ensure_search_attributes(client, settings.temporal_namespace)
-    stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for signum in (signal.SIGINT, signal.SIGTERM):
-        loop.add_signal_handler(signum, stop.set)
-    async with running_worker(client, settings, database):
-        logging.getLogger(__name__).info("worker polling %s", settings.temporal_task_queue)
-        await stop.wait()
-    await database.dispose()
+    try:
+        await database.create_tables()
+        client = await connect(settings, runtime=runtime)
+        await ensure_search_attributes(client, client.namespace)
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for signum in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(signum, stop.set)
+        async with running_worker(client, settings, database):
+            WORKER_READY.set(1)
+            logging.getLogger(__name__).info("worker polling %s", settings.temporal_task_queue)
+            await stop.wait()
+            WORKER_READY.set(0)
+    finally:
+        await database.dispose()
+        tracing.shutdown()
+        if metrics:
+            metrics.close()
 
 
-def main() -> None:
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
-    asyncio.run(run_worker(get_settings()))
+def main() -> int:
+    """`trunkline worker`: log, trace when asked to, run; a setting that cannot work is one
+    line naming it, and exit code 1."""
+    settings = get_settings()
+    logs.configure(settings.log_format)
+    tracing.configure("trunkline-worker")
+    try:
+        asyncio.run(run_worker(settings))
+    except SettingError as exc:
+        print(f"trunkline worker: {exc}", file=sys.stderr)
+        return 1
+    return 0
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main())

@@ -3,6 +3,7 @@ bridge the phone leg, probe and hang up, and record each lifecycle event."""
 
 import contextlib
 import json
+import logging
 from datetime import timedelta
 from typing import Any
 
@@ -32,6 +33,7 @@ from trunkline.call_webhooks import (
 from trunkline.calls import agent_token
 from trunkline.db import Database
 from trunkline.forwarding import forwarded_from
+from trunkline.metrics import CALLS_ENDED, CALLS_STARTED
 from trunkline.models import (
     Agent,
     Call,
@@ -69,6 +71,8 @@ from trunkline.workflow_io import (
 from trunkline.workflow_starts import start_report
 
 DEFAULT_RINGING_TIMEOUT_SECONDS = 30.0
+
+logger = logging.getLogger(__name__)
 
 
 class CallActivities:
@@ -399,6 +403,7 @@ class CallActivities:
         take_in(session, call, absorbed, record.sequence, record.sequence)
         sequence = record.sequence + len(absorbed)
         status_changed = call.status != record.status
+        ending = record.status in TERMINAL_STATUSES and call.ended_at is None
         _advance(call, record)
         if session.is_modified(call):
             call.updated_at = utcnow()
@@ -427,6 +432,7 @@ class CallActivities:
         session.add_all(queued)
         session.add(call)
         await session.commit()
+        _note_lifecycle(call, record.type, ending)
         return [delivery.lane for delivery in queued], len(absorbed)
 
     async def _lanes(self, session: Any, call_id: str, sequence: int) -> list[str]:
@@ -434,6 +440,25 @@ class CallActivities:
             WebhookDelivery.call_id == call_id, WebhookDelivery.event_sequence == sequence
         )
         return list((await session.exec(statement)).all())
+
+
+def _note_lifecycle(call: Call, event_type: str, ending: bool) -> None:
+    """Count and log the call's start and end. Only a newly stored event gets here (a retry of
+    its record finds it stored), so each is counted once."""
+    if event_type == "call.queued":
+        CALLS_STARTED.labels(call.direction).inc()
+        logger.info("call %s started (%s)", call.id, call.direction)
+    if ending:
+        outcome = call_outcome(call)
+        CALLS_ENDED.labels(call.direction, outcome).inc()
+        logger.info("call %s ended: %s", call.id, outcome)
+
+
+def call_outcome(call: Call) -> str:
+    """`completed` (answered), `canceled` (ended unanswered), or why it failed."""
+    if call.status == "failed":
+        return call.failure_cause or "error"
+    return "completed" if call.answered_at else "canceled"
 
 
 async def _status_deliveries(

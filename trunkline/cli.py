@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 from sqlalchemy.engine import make_url
 
-from trunkline.settings import Settings
+from trunkline.settings import SettingError, Settings
 
 if TYPE_CHECKING:
     from sqlmodel.ext.asyncio.session import AsyncSession
@@ -47,9 +47,25 @@ def _run_api(args: argparse.Namespace) -> int:
     import uvicorn
 
     from api.app import create_app
+    from trunkline import logs, tracing
+    from trunkline.metrics import process_telemetry
+    from trunkline.temporal_config import connect_config
 
     settings = _settings(args)
-    uvicorn.run(create_app(settings), host=settings.api_host, port=settings.api_port)
+    logs.configure(settings.log_format)
+    try:
+        connect_config(settings)  # a setting that cannot work stops us here, not at first use
+        runtime, metrics = process_telemetry(
+            settings.metrics_host, settings.api_metrics_port, "API_METRICS_PORT"
+        )
+    except SettingError as exc:
+        print(f"trunkline api: {exc}", file=sys.stderr)
+        return 1
+    tracing.configure("trunkline-api")
+    app = create_app(settings, runtime=runtime, metrics=metrics)
+    # uvicorn's own loggers go through ours (text or JSON) rather than its default config
+    uvicorn.run(app, host=settings.api_host, port=settings.api_port, log_config=None)
+    tracing.shutdown()
     return 0
 
 
@@ -68,8 +84,7 @@ def _run_simulator(args: argparse.Namespace) -> int:
 def _run_worker(_args: argparse.Namespace) -> int:
     import worker
 
-    worker.main()
-    return 0
+    return worker.main()
 
 
 def _run_agent(args: argparse.Namespace) -> int:

@@ -51,9 +51,22 @@ class StopRequested(Exception):
     """Ctrl-C arrived while the stack was still starting."""
 
 
+_PLAIN_TEMPORAL = {
+    "temporal_api_key": "",
+    "temporal_tls": False,
+    "temporal_tls_client_cert_path": "",
+    "temporal_tls_client_key_path": "",
+    "temporal_tls_server_ca_cert_path": "",
+    "temporal_tls_server_name": "",
+    "temporal_config_file": "",
+    "temporal_profile": "",
+}
+"""The dev server speaks plain gRPC: no credentials or profile from the environment apply."""
+
+
 def embedded_settings(settings: Settings) -> Settings:
     """The settings of the embedded default: telephony is the simulator, webhooks may go local,
-    and the secrets are this data folder's own."""
+    Temporal is the dev server it starts, and the secrets are this data folder's own."""
     simulator = f"http://{settings.simulator_host}:{settings.simulator_port}"
     secrets_ = _local_secrets(settings.data_dir)
     return settings.model_copy(
@@ -67,6 +80,7 @@ def embedded_settings(settings: Settings) -> Settings:
             "agent_token_secret": secrets_["agent_token_secret"],
             "simulator_telnyx_private_key": secrets_["telnyx_private_key"],
             "telnyx_public_key": secrets_["telnyx_public_key"],
+            **_PLAIN_TEMPORAL,
         }
     )
 

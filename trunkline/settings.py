@@ -2,11 +2,16 @@
 
 from functools import lru_cache
 from pathlib import Path
+from typing import Literal
 
-from pydantic import BaseModel, Field, model_validator
+from pydantic import BaseModel, Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from trunkline.costs import RateCard
+
+
+class SettingError(Exception):
+    """A setting that cannot work as given; the message names it (a one-line startup error)."""
 
 
 class Settings(BaseSettings):
@@ -20,6 +25,16 @@ class Settings(BaseSettings):
     temporal_address: str = "127.0.0.1:7233"
     temporal_namespace: str = "default"
     temporal_task_queue: str = "trunkline"
+    # Temporal's own environment configuration (`temporalio.envconfig`, the `temporal` CLI's):
+    # empty means unset; what is set wins over the profile file's, which wins over the defaults.
+    temporal_api_key: str = Field("", description="Temporal Cloud API key; turns TLS on.")
+    temporal_tls: bool | None = Field(None, description="Force TLS on or off; unset: decided.")
+    temporal_tls_client_cert_path: str = ""
+    temporal_tls_client_key_path: str = ""
+    temporal_tls_server_ca_cert_path: str = ""
+    temporal_tls_server_name: str = ""
+    temporal_config_file: str = Field("", description="A TOML file of connection profiles.")
+    temporal_profile: str = Field("", description="The profile to use; default: `default`.")
     temporal_ui_port: int = 8233
 
     api_host: str = "127.0.0.1"
@@ -80,6 +95,22 @@ class Settings(BaseSettings):
     webhook_timeout_seconds: float = Field(10.0, gt=0, le=60)
     webhook_allow_private_targets: bool = False
     webhook_secret_grace_hours: float = Field(24.0, ge=0)
+
+    api_metrics_port: int = Field(
+        0, ge=0, le=65535, description="The API's Prometheus `/metrics` port; 0: none."
+    )
+    worker_metrics_port: int = Field(
+        0, ge=0, le=65535, description="The worker's Prometheus `/metrics` port; 0: none."
+    )
+    metrics_host: str = Field("127.0.0.1", description="Where the `/metrics` servers listen.")
+    log_format: Literal["text", "json"] = Field(
+        "text", description="`json`: one JSON object a line, with the call's ids."
+    )
+
+    @field_validator("temporal_tls", mode="before")
+    @classmethod
+    def _empty_is_unset(cls, value: object) -> object:
+        return None if value == "" else value
 
     @model_validator(mode="after")
     def _default_database(self) -> "Settings":

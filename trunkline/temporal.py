@@ -13,9 +13,17 @@ from temporalio.api.operatorservice.v1 import (
 from temporalio.client import Client
 from temporalio.common import SearchAttributeKey
 from temporalio.contrib.pydantic import pydantic_data_converter
+from temporalio.runtime import Runtime
 from temporalio.service import RPCError, RPCStatusCode
 
+from trunkline import tracing
 from trunkline.settings import Settings
+from trunkline.temporal_config import (
+    TemporalSettingError,
+    connect_config,
+    connection_failure,
+    describe,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -37,17 +45,38 @@ SEARCH_ATTRIBUTES: list[SearchAttributeKey] = [
 """Every custom search attribute the workflows upsert; each environment must register them all."""
 
 
-async def connect(settings: Settings, *, lazy: bool = False) -> Client:
-    """A client for the configured namespace, speaking pydantic models.
+_REFUSALS = (RPCStatusCode.UNAUTHENTICATED, RPCStatusCode.PERMISSION_DENIED)
 
-    `lazy` connects on first use, so the API can start before Temporal answers.
+
+async def connect(
+    settings: Settings, *, lazy: bool = False, runtime: Runtime | None = None
+) -> Client:
+    """A client for the configured Temporal (see `temporal_config`), speaking pydantic models,
+    tracing when tracing is on.
+
+    `lazy` connects on first use, so the API can start before Temporal answers. Raises
+    `TemporalSettingError`, naming the setting, when the connection cannot be made.
     """
-    return await Client.connect(
-        settings.temporal_address,
-        namespace=settings.temporal_namespace,
-        data_converter=pydantic_data_converter,
-        lazy=lazy,
-    )
+    config = connect_config(settings)
+    try:
+        return await Client.connect(
+            **config,
+            data_converter=pydantic_data_converter,
+            interceptors=tracing.interceptors(),
+            runtime=runtime,
+            lazy=lazy,
+        )
+    except RuntimeError as exc:
+        if not str(exc).startswith("Failed client connect"):
+            raise
+        raise connection_failure(config, exc) from None
+    except RPCError as exc:
+        if exc.status not in _REFUSALS:
+            raise
+        raise TemporalSettingError(
+            f"Temporal at {describe(config)} refused us: {exc.message} "
+            "(check TEMPORAL_NAMESPACE and TEMPORAL_API_KEY or the client certificate)"
+        ) from None
 
 
 async def ensure_search_attributes(client: Client, namespace: str) -> None:

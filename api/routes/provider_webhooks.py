@@ -11,6 +11,7 @@ from temporalio.service import RPCError
 from api.call_routing import CallRouter
 from api.deps import AppSettings, DbSession, Router
 from api.errors import ApiError, error_responses
+from trunkline.metrics import PROVIDER_WEBHOOKS
 from trunkline.models import ProviderEvent
 from trunkline.provider_events import from_livekit, from_telnyx, store_once
 from trunkline.providers.telnyx import InvalidTelnyxSignature, verify_webhook
@@ -32,8 +33,17 @@ async def _store_and_dispatch(
     try:
         await router.dispatch(session, stored)
     except RPCError as exc:
+        PROVIDER_WEBHOOKS.labels(event.provider, "unavailable").inc()
         raise ApiError(503, "temporarily_unavailable", f"could not reach Temporal: {exc}") from exc
-    return Acknowledgement(status="stored" if new else "duplicate", event_id=stored.event_id)
+    result = "stored" if new else "duplicate"
+    PROVIDER_WEBHOOKS.labels(event.provider, result).inc()
+    return Acknowledgement(status=result, event_id=stored.event_id)
+
+
+def _refused(provider: str, status: int, code: str, message: str) -> ApiError:
+    """A webhook we do not take (bad signature or body), counted."""
+    PROVIDER_WEBHOOKS.labels(provider, "refused").inc()
+    return ApiError(status, code, message)
 
 
 @router.post("/livekit", responses=error_responses(400, 401, 503))
@@ -48,9 +58,11 @@ async def livekit_webhook(
     try:
         event = receiver.receive(body.decode(), request.headers.get("authorization", ""))
     except Exception as exc:  # jwt, hash and parse errors all mean: not from LiveKit
-        raise ApiError(401, "invalid_signature", f"LiveKit webhook rejected: {exc}") from exc
+        raise _refused(
+            "livekit", 401, "invalid_signature", f"LiveKit webhook rejected: {exc}"
+        ) from exc
     if not event.id:
-        raise ApiError(400, "invalid_event", "LiveKit webhook without an event id")
+        raise _refused("livekit", 400, "invalid_event", "LiveKit webhook without an event id")
     return await _store_and_dispatch(session, router, from_livekit(event))
 
 
@@ -69,9 +81,11 @@ async def telnyx_webhook(
             datetime.now(UTC),
         )
     except InvalidTelnyxSignature as exc:
-        raise ApiError(401, "invalid_signature", f"Telnyx webhook rejected: {exc}") from exc
+        raise _refused(
+            "telnyx", 401, "invalid_signature", f"Telnyx webhook rejected: {exc}"
+        ) from exc
     try:
         event = from_telnyx(await request.json())
     except ValueError as exc:
-        raise ApiError(400, "invalid_event", str(exc)) from exc
+        raise _refused("telnyx", 400, "invalid_event", str(exc)) from exc
     return await _store_and_dispatch(session, router, event)

@@ -10,6 +10,7 @@ from sqlmodel import col
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from trunkline.db import Database
+from trunkline.metrics import WEBHOOK_ATTEMPTS, WEBHOOK_LAG
 from trunkline.models import (
     Organization,
     WebhookAttempt,
@@ -164,6 +165,7 @@ class LaneSender:
             )
             lane_empty = await lane_head(session, sent.lane) is None
             await session.commit()
+        _count(sent, sent_at, result, status)
         return lane_empty
 
 
@@ -177,6 +179,18 @@ async def _cancel(session: AsyncSession, delivery: WebhookDelivery) -> LaneStep:
     lane_empty = await lane_head(session, delivery.lane) is None
     await session.commit()
     return LaneStep(delivery_id=delivery.id, gave_up=True, lane_empty=lane_empty)
+
+
+def _count(
+    sent: WebhookDelivery, sent_at: datetime, result: WebhookResult, status: DeliveryStatus
+) -> None:
+    """Count the attempt just recorded (each is recorded once, under its own number), and how
+    long after its event a delivery reached the customer."""
+    outcome = "succeeded" if result.succeeded else "retrying" if status == "pending" else "failed"
+    WEBHOOK_ATTEMPTS.labels(sent.event_type, outcome).inc()
+    if result.succeeded:
+        lag = (sent_at - sent.created_at).total_seconds()
+        WEBHOOK_LAG.labels(sent.event_type).observe(max(lag, 0.0))
 
 
 def _unless_cancelled(status: DeliveryStatus) -> Any:
