@@ -107,6 +107,7 @@ async def running_worker(
                 transfers.notify_agent,
             ],
             graceful_shutdown_timeout=timedelta(seconds=10),
+            max_cached_workflows=settings.worker_max_cached_workflows,
             # The sandbox re-imports every workflow module per run and re-enters itself per
             # payload: a quarter of the worker's CPU per call (bench/calls.py). The replay
             # tests run every workflow under the sandbox instead (tests/test_call_replay.py).

@@ -20,7 +20,8 @@ them to end, and prints:
 - workflows and Temporal actions per call, by kind, counted from every history.
 
 With `--open N` it instead answers N outbound calls, leaves them open, and prints each
-process's memory per open call and its CPU per open call per second while they sit idle.
+process's memory per open call and its CPU per open call per second while they sit idle (set
+`WORKER_MAX_CACHED_WORKFLOWS` to try another worker cache size).
 
     .venv/bin/python bench/calls.py --calls 20 --hangup-after 3
     .venv/bin/python bench/calls.py --calls 120 --rate 2 --hangup-after 2   # 4 calls/s for 60 s
@@ -53,6 +54,8 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 from temporalio.client import Client
+
+from trunkline.settings import Settings
 
 OUR_NUMBER = "+14155550100"
 TRUNK = "00000000-0000-4000-8000-000000000010"
@@ -275,9 +278,11 @@ async def hold_open(calls: int, idle_seconds: float) -> None:
             settled = Snapshot.of_tree(stack.process.pid)
             await asyncio.sleep(idle_seconds)
             idle = Snapshot.of_tree(stack.process.pid).minus(settled).minus(baseline)
+        cache = Settings().worker_max_cached_workflows
         print(
             f"open calls: {calls} of {placed} placed, idle for {idle_seconds:.0f} s "
-            "(idle CPU net of the stack's own with no calls)"
+            "(idle CPU net of the stack's own with no calls); "
+            f"worker cache WORKER_MAX_CACHED_WORKFLOWS={cache}"
         )
         for role in ROLES:
             grown = settled.rss.get(role, 0) - before.rss.get(role, 0)

@@ -6,6 +6,7 @@ from dataclasses import dataclass
 
 import psutil
 from temporalio.api.enums.v1 import EventType
+from temporalio.api.history.v1 import HistoryEvent
 from temporalio.client import Client
 
 ROLES = ("api", "worker", "temporal", "sim")
@@ -22,7 +23,9 @@ ACTION_EVENTS = {
 }
 """History events that Temporal Cloud bills as an action. Local activities are counted apart:
 one per workflow task that ran any (as Temporal Cloud bills them); patch markers are listed
-but not counted as actions (their search-attribute upserts are, among the upserts)."""
+but not counted as actions, nor are their upserts of `TemporalChangeVersion` alone, which
+Temporal Cloud exempts (docs.temporal.io/cloud/actions, "Search Attribute upsert requested")."""
+VERSIONING_ATTRIBUTE = "TemporalChangeVersion"
 
 
 def role_of(process: psutil.Process) -> str | None:
@@ -90,7 +93,15 @@ async def count_actions(client: Client, query: str = "") -> tuple[int, Counter[s
                 else:
                     patch_markers += 1
             kind = ACTION_EVENTS.get(event.event_type)
-            if kind:
+            if kind and not _versioning_only(event):
                 actions[kind] += 1
         actions["workflow tasks with local activities"] += len(tasks_with_local_activities)
     return workflows, actions, patch_markers
+
+
+def _versioning_only(event: HistoryEvent) -> bool:
+    """An upsert of the patch-versioning attribute alone (not billed)."""
+    if event.event_type != EventType.EVENT_TYPE_UPSERT_WORKFLOW_SEARCH_ATTRIBUTES:
+        return False
+    attributes = event.upsert_workflow_search_attributes_event_attributes.search_attributes
+    return set(attributes.indexed_fields) == {VERSIONING_ATTRIBUTE}

@@ -74,6 +74,13 @@ class Settings(BaseSettings):
     )
     pre_call_timeout_seconds: float = Field(3.0, gt=0, le=30)
     call_watchdog_seconds: float = Field(30.0, gt=0)
+    worker_max_cached_workflows: int = Field(
+        1000,
+        ge=2,
+        description="Workflows a worker keeps in memory between their tasks; one evicted is "
+        "replayed from its history at its next task. Bounds a worker's memory however many "
+        "calls are open.",
+    )
     call_max_duration_seconds: float = Field(3600.0, gt=0)
     transfer_decision_timeout_seconds: float = Field(
         120.0, gt=0, description="How long a screened warm-transfer recipient has to decide."
