@@ -5,8 +5,9 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from functools import partial
 from pathlib import Path
+from typing import Any
 
-from sqlalchemy import event
+from sqlalchemy import CursorResult, Executable, event
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async_engine
 from sqlmodel import SQLModel
@@ -49,6 +50,15 @@ def create_engine(database_url: str) -> AsyncEngine:
         cursor.close()
 
     return engine
+
+
+async def run_core(
+    session: AsyncSession, statement: Executable, parameters: dict[str, Any]
+) -> CursorResult[Any]:
+    """Run a prebuilt Core statement in the session's transaction, past the ORM's layers: what
+    the hot paths (a statement per webhook or call event) use."""
+    connection = await session.connection()
+    return await connection.execute(statement, parameters)
 
 
 class Database:

@@ -10,11 +10,12 @@ import hashlib
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import delete, exists, or_, update
+from sqlalchemy import Select, bindparam, delete, exists, or_, update
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 from temporalio.client import Client
 
+from trunkline.db import run_core
 from trunkline.models import WebhookAttempt, WebhookDelivery, WebhookLane
 from trunkline.workflow_io import LaneInput
 from trunkline.workflow_starts import start_webhook_lane
@@ -57,15 +58,50 @@ def new_delivery(
     return delivery
 
 
-async def lane_head(session: AsyncSession, lane: str) -> WebhookDelivery | None:
-    """The lane's oldest pending delivery: the only one that may be sent now."""
-    statement = (
-        select(WebhookDelivery)
-        .where(WebhookDelivery.lane == lane, WebhookDelivery.status == "pending")
-        .order_by(col(WebhookDelivery.created_at), col(WebhookDelivery.id))
+_DELIVERY = WebhookDelivery.__table__
+_DURABLE = WebhookLane.__table__
+
+
+def _pending_in_lane() -> Select:
+    """The lane's (`for_lane`) pending deliveries, oldest first."""
+    return (
+        select(_DELIVERY.c.id)
+        .where(_DELIVERY.c.lane == bindparam("for_lane"), _DELIVERY.c.status == "pending")
+        .order_by(_DELIVERY.c.created_at, _DELIVERY.c.id)
         .limit(1)
     )
-    return (await session.exec(statement)).first()
+
+
+# The lane statements run for every webhook sent, so they are built once (with bound
+# parameters) and run as Core: SQLAlchemy neither rebuilds them nor loads ORM entities.
+_HEAD_ID = _pending_in_lane()
+_HEAD = (
+    select(_DELIVERY)
+    .where(_DELIVERY.c.lane == bindparam("for_lane"), _DELIVERY.c.status == "pending")
+    .order_by(_DELIVERY.c.created_at, _DELIVERY.c.id)
+    .limit(1)
+)
+_CLAIM = (
+    update(_DELIVERY)
+    .where(
+        _DELIVERY.c.id == _pending_in_lane().scalar_subquery(),
+        or_(_DELIVERY.c.claimed_until.is_(None), _DELIVERY.c.claimed_until < bindparam("at")),
+    )
+    .values(claimed_until=bindparam("claim_until"))
+    .returning(*_DELIVERY.c)
+)
+_CLAIM_UNLESS_DURABLE = _CLAIM.where(~exists().where(_DURABLE.c.id == bindparam("for_lane")))
+
+
+async def lane_head(session: AsyncSession, lane: str) -> WebhookDelivery | None:
+    """The lane's oldest pending delivery: the only one that may be sent now."""
+    row = (await run_core(session, _HEAD, {"for_lane": lane})).first()
+    return WebhookDelivery(**row._mapping) if row else None
+
+
+async def lane_has_pending(session: AsyncSession, lane: str) -> bool:
+    """Whether anything in the lane is still to be sent."""
+    return (await run_core(session, _HEAD_ID, {"for_lane": lane})).first() is not None
 
 
 async def claim_head(
@@ -78,27 +114,13 @@ async def claim_head(
 ) -> WebhookDelivery | None:
     """Take the lane's head for one attempt, unless someone else's attempt at it is in flight
     (or, with `unless_durable`, its workflow owns the lane); None when the lane is empty or its
-    head is taken (one statement, so two senders never both take it)."""
-    head = (
-        select(WebhookDelivery.id)
-        .where(WebhookDelivery.lane == lane, WebhookDelivery.status == "pending")
-        .order_by(col(WebhookDelivery.created_at), col(WebhookDelivery.id))
-        .limit(1)
-        .scalar_subquery()
-    )
-    statement = update(WebhookDelivery).where(
-        col(WebhookDelivery.id) == head,
-        or_(
-            col(WebhookDelivery.claimed_until).is_(None),
-            col(WebhookDelivery.claimed_until) < now,
-        ),
-    )
-    if unless_durable:
-        statement = statement.where(~exists().where(col(WebhookLane.id) == lane))
-    statement = statement.values(claimed_until=until).returning(WebhookDelivery)
-    claimed = (await session.exec(statement)).scalars().first()  # type: ignore[call-overload]
+    head is taken (one statement, so two senders never both take it). The delivery returned
+    is a detached copy of the row."""
+    statement = _CLAIM_UNLESS_DURABLE if unless_durable else _CLAIM
+    parameters = {"for_lane": lane, "at": now, "claim_until": until}
+    row = (await run_core(session, statement, parameters)).first()
     await session.commit()
-    return claimed
+    return WebhookDelivery(**row._mapping) if row else None
 
 
 async def extend_claim(session: AsyncSession, delivery_id: str, until: datetime) -> None:
@@ -117,7 +139,7 @@ async def make_durable(session: AsyncSession, lane: str) -> None:
 
 async def release(session: AsyncSession, lane: str) -> bool:
     """Hand an empty durable lane back to the worker; False if a delivery arrived meanwhile."""
-    if await lane_head(session, lane) is not None:
+    if await lane_has_pending(session, lane):
         return False
     await session.exec(delete(WebhookLane).where(col(WebhookLane.id) == lane))  # type: ignore[call-overload]
     await session.commit()

@@ -3,13 +3,12 @@
 
 import json
 from datetime import datetime, timedelta
-from typing import Any
 
-from sqlalchemy import case, literal, update
+from sqlalchemy import Boolean, bindparam, case, insert, update
 from sqlmodel import col
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from trunkline.db import Database
+from trunkline.db import Database, run_core
 from trunkline.metrics import WEBHOOK_ATTEMPTS, WEBHOOK_LAG
 from trunkline.models import (
     Organization,
@@ -20,7 +19,7 @@ from trunkline.models import (
 )
 from trunkline.organizations import signing_secrets
 from trunkline.webhooks.client import WebhookClient, WebhookResult
-from trunkline.webhooks.deliveries import claim_head, extend_claim, lane_head
+from trunkline.webhooks.deliveries import claim_head, extend_claim, lane_has_pending, lane_head
 from trunkline.webhooks.signing import signature_headers
 from trunkline.workflow_io import DeliveryStatus, LaneStep
 
@@ -43,6 +42,39 @@ GONE = 410
 CLAIM_MARGIN = timedelta(seconds=5)
 """An attempt in flight keeps others off its delivery for its HTTP timeout and this margin: a
 worker that dies mid-attempt holds the delivery no longer than that."""
+
+
+_DELIVERY = WebhookDelivery.__table__
+_STORE_ATTEMPT = insert(WebhookAttempt.__table__)
+_AFTER_ATTEMPT = (
+    update(_DELIVERY)
+    .where(_DELIVERY.c.id == bindparam("delivery_id"))
+    .values(
+        url=bindparam("sent_to"),
+        attempt_count=bindparam("number"),
+        last_status_code=bindparam("status_code"),
+        last_error=bindparam("error"),
+        # a delivery cancelled while its attempt was in flight stays cancelled
+        status=case(
+            (_DELIVERY.c.status == "cancelled", "cancelled"), else_=bindparam("new_status")
+        ),
+        # only the manual attempt it asked for clears a redelivery request
+        manual_attempt=case(
+            (bindparam("was_manual", type_=Boolean), False), else_=_DELIVERY.c.manual_attempt
+        ),
+        next_attempt_at=bindparam("next_at", type_=_DELIVERY.c.next_attempt_at.type),
+        delivered_at=case(
+            (
+                bindparam("succeeded", type_=Boolean),
+                bindparam("sent_at", type_=_DELIVERY.c.delivered_at.type),
+            ),
+            else_=_DELIVERY.c.delivered_at,
+        ),
+        claimed_until=None,
+        updated_at=bindparam("now", type_=_DELIVERY.c.updated_at.type),
+    )
+)
+"""Where a delivery stands after an attempt: built once, as it runs for every webhook sent."""
 
 
 class LaneSender:
@@ -133,37 +165,34 @@ class LaneSender:
         """Store the attempt and where the delivery stands, and let go of it; True when the
         lane has nothing pending behind it (then the sender need not ask again)."""
         number = sent.attempt_count + 1  # the claim keeps others off: this number is ours
+        attempt = {
+            "id": f"{sent.id}-{number}",
+            "delivery_id": sent.id,
+            "number": number,
+            "trigger": "manual" if sent.manual_attempt else "automatic",
+            "started_at": sent_at,
+            "status_code": result.status_code,
+            "latency_ms": result.latency_ms,
+            "error": result.error,
+            "response_excerpt": result.response_excerpt,
+        }
+        standing = {
+            "delivery_id": sent.id,
+            "sent_to": sent.url,  # where this attempt went (an endpoint may have moved)
+            "number": number,
+            "status_code": result.status_code,
+            "error": result.error,
+            "new_status": status,
+            "was_manual": sent.manual_attempt,
+            "next_at": next_attempt_at,
+            "succeeded": result.succeeded,
+            "sent_at": sent_at,
+            "now": utcnow(),
+        }
         async with self._database.busy_session() as session:
-            session.add(
-                WebhookAttempt(
-                    id=f"{sent.id}-{number}",
-                    delivery_id=sent.id,
-                    number=number,
-                    trigger="manual" if sent.manual_attempt else "automatic",
-                    started_at=sent_at,
-                    status_code=result.status_code,
-                    latency_ms=result.latency_ms,
-                    error=result.error,
-                    response_excerpt=result.response_excerpt,
-                )
-            )
-            await session.exec(  # type: ignore[call-overload]
-                update(WebhookDelivery)
-                .where(col(WebhookDelivery.id) == sent.id)
-                .values(
-                    url=sent.url,  # where this attempt went (an endpoint may have moved)
-                    attempt_count=number,
-                    last_status_code=result.status_code,
-                    last_error=result.error,
-                    status=_unless_cancelled(status),
-                    manual_attempt=False if sent.manual_attempt else WebhookDelivery.manual_attempt,
-                    next_attempt_at=next_attempt_at,
-                    delivered_at=sent_at if result.succeeded else WebhookDelivery.delivered_at,
-                    claimed_until=None,
-                    updated_at=utcnow(),
-                )
-            )
-            lane_empty = await lane_head(session, sent.lane) is None
+            await run_core(session, _STORE_ATTEMPT, attempt)
+            await run_core(session, _AFTER_ATTEMPT, standing)
+            lane_empty = not await lane_has_pending(session, sent.lane)
             await session.commit()
         _count(sent, sent_at, result, status)
         return lane_empty
@@ -176,7 +205,7 @@ async def _cancel(session: AsyncSession, delivery: WebhookDelivery) -> LaneStep:
         .where(col(WebhookDelivery.id) == delivery.id)
         .values(status="cancelled", claimed_until=None, next_attempt_at=None, updated_at=utcnow())
     )
-    lane_empty = await lane_head(session, delivery.lane) is None
+    lane_empty = not await lane_has_pending(session, delivery.lane)
     await session.commit()
     return LaneStep(delivery_id=delivery.id, gave_up=True, lane_empty=lane_empty)
 
@@ -191,11 +220,6 @@ def _count(
     if result.succeeded:
         lag = (sent_at - sent.created_at).total_seconds()
         WEBHOOK_LAG.labels(sent.event_type).observe(max(lag, 0.0))
-
-
-def _unless_cancelled(status: DeliveryStatus) -> Any:
-    """The new status, unless the delivery was cancelled while its attempt was in flight."""
-    return case((col(WebhookDelivery.status) == "cancelled", "cancelled"), else_=literal(status))
 
 
 def _final(result: WebhookResult) -> DeliveryStatus:
