@@ -7,7 +7,7 @@ import logging
 from datetime import timedelta
 from typing import Any
 
-from sqlalchemy import and_, or_
+from sqlalchemy import and_, bindparam, insert, or_, update
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import col, select
 from temporalio import activity
@@ -22,7 +22,7 @@ from trunkline.call_config import (
     resolve,
     split_template,
 )
-from trunkline.call_events import take_in, unrecorded
+from trunkline.call_events import taken_in, unrecorded
 from trunkline.call_signals import SESSION_HEADER, phone_participant
 from trunkline.call_webhooks import (
     notifies_customer,
@@ -31,7 +31,7 @@ from trunkline.call_webhooks import (
     transfer_webhook_fields,
 )
 from trunkline.calls import agent_token
-from trunkline.db import Database
+from trunkline.db import Database, row_of, run_core
 from trunkline.forwarding import forwarded_from
 from trunkline.metrics import CALLS_ENDED, CALLS_STARTED
 from trunkline.models import (
@@ -71,6 +71,29 @@ from trunkline.workflow_io import (
 from trunkline.workflow_starts import start_report
 
 DEFAULT_RINGING_TIMEOUT_SECONDS = 30.0
+
+_CALLS = Call.__table__
+_ADVANCED = (
+    "status",
+    "answered_at",
+    "ended_at",
+    "ended_reason",
+    "failure_cause",
+    "sip_status_code",
+    "sip_status",
+    "answered_machine",
+    "updated_at",
+)
+"""The call row's fields an event moves."""
+# Recording an event runs for every event of every call: its statements are built once.
+_CALL = select(_CALLS).where(_CALLS.c.id == bindparam("of_call"))
+_ADVANCE_CALL = (
+    update(_CALLS)
+    .where(_CALLS.c.id == bindparam("of_call"))
+    .values({name: bindparam(f"new_{name}", type_=_CALLS.c[name].type) for name in _ADVANCED})
+)
+_STORE_EVENTS = insert(CallEvent.__table__)
+_QUEUE_DELIVERIES = insert(WebhookDelivery.__table__)
 
 logger = logging.getLogger(__name__)
 
@@ -397,20 +420,19 @@ class CallActivities:
 
     async def _store_event(self, session: Any, record: CallEventRecord) -> tuple[list[str], int]:
         """Store a new event; returns the lanes of the deliveries it queued, and how many
-        provider events it took in before it."""
-        call = await session.get_one(Call, record.session_id)
+        provider events it took in before it. Prebuilt Core statements: this runs for every
+        event of every call."""
+        found = (await run_core(session, _CALL, {"of_call": record.session_id})).one()
+        call = Call(**found._mapping)  # detached: its changes are written below
         own, absorbed = await _provider_events(session, record)
-        take_in(session, call, absorbed, record.sequence, record.sequence)
+        events = taken_in(call, absorbed, record.sequence, record.sequence)
         sequence = record.sequence + len(absorbed)
         status_changed = call.status != record.status
         ending = record.status in TERMINAL_STATUSES and call.ended_at is None
-        _advance(call, record)
-        if session.is_modified(call):
-            call.updated_at = utcnow()
         payload = record.facts
         if record.provider_event_id:
             payload = own.payload if own else {}
-        session.add(
+        events.append(
             CallEvent(
                 call_id=call.id,
                 sequence=sequence,
@@ -425,12 +447,17 @@ class CallActivities:
                 payload=payload,
             )
         )
+        await run_core(session, _STORE_EVENTS, [row_of(event) for event in events])
+        if _advance(call, record):
+            call.updated_at = utcnow()
+            moved = {f"new_{name}": getattr(call, name) for name in _ADVANCED}
+            await run_core(session, _ADVANCE_CALL, {"of_call": call.id, **moved})
         notify = notifies_customer(
             record.type, record.source, status_changed, record.sip_status_code
         )
         queued = await _status_deliveries(session, call, record, sequence) if notify else []
-        session.add_all(queued)
-        session.add(call)
+        if queued:
+            await run_core(session, _QUEUE_DELIVERIES, [row_of(delivery) for delivery in queued])
         await session.commit()
         _note_lifecycle(call, record.type, ending)
         return [delivery.lane for delivery in queued], len(absorbed)
@@ -503,9 +530,10 @@ async def _recorded_with(session: Any, record: CallEventRecord) -> list[int]:
     return list((await session.exec(statement)).all())
 
 
-def _advance(call: Call, record: CallEventRecord) -> None:
-    """Move the call row to the record's status and failure facts (its `updated_at` is the
-    caller's to set, when anything changed)."""
+def _advance(call: Call, record: CallEventRecord) -> bool:
+    """Move the call to the record's status and failure facts; whether anything changed (its
+    `updated_at` is the caller's to set then)."""
+    before = [getattr(call, name) for name in _ADVANCED]
     now = utcnow()
     call.status = record.status
     if record.status == "in-progress" and call.answered_at is None:
@@ -521,3 +549,4 @@ def _advance(call: Call, record: CallEventRecord) -> None:
         call.answered_machine = True
     elif record.type == "amd.human":
         call.answered_machine = False
+    return [getattr(call, name) for name in _ADVANCED] != before

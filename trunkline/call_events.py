@@ -5,41 +5,58 @@ are stored with the call's id and not signalled. The call's next recorded event 
 numbered before itself; the report takes in whatever arrived after the call's last event.
 """
 
-from typing import Any
-
-from sqlalchemy import func, or_
-from sqlmodel import col, select
+from sqlalchemy import bindparam, func, or_
+from sqlmodel import select
+from sqlmodel.ext.asyncio.session import AsyncSession
 
 from trunkline.call_signals import signal_for
+from trunkline.db import run_core
 from trunkline.models import Call, CallEvent, ProviderEvent
+
+_EVENTS = CallEvent.__table__
+_PROVIDER_EVENTS = ProviderEvent.__table__
+_RECORDED = select(_EVENTS.c.provider_event_id).where(
+    _EVENTS.c.call_id == bindparam("of_call"), _EVENTS.c.provider_event_id.is_not(None)
+)
+_UNRECORDED = (
+    select(_PROVIDER_EVENTS)
+    .where(
+        _PROVIDER_EVENTS.c.call_id == bindparam("of_call"),
+        _PROVIDER_EVENTS.c.id.not_in(_RECORDED),
+    )
+    .order_by(_PROVIDER_EVENTS.c.received_at, _PROVIDER_EVENTS.c.id)
+)
+_UNRECORDED_UNSIGNALLED = _UNRECORDED.where(
+    or_(
+        _PROVIDER_EVENTS.c.signalled.is_(False),
+        _PROVIDER_EVENTS.c.id == bindparam("including"),
+    )
+)
+"""Built once: a call's every recorded event asks one of these."""
 
 
 async def unrecorded(
-    session: Any, call_id: str, *, signalled_too: bool, including: str | None = None
+    session: AsyncSession, call_id: str, *, signalled_too: bool, including: str | None = None
 ) -> list[ProviderEvent]:
     """The call's provider events not among its events yet, in the order they arrived;
     signalled ones only with `signalled_too` (else its workflow is still to record them) or
     when it is the one `including` names."""
-    recorded = select(CallEvent.provider_event_id).where(
-        CallEvent.call_id == call_id, col(CallEvent.provider_event_id).is_not(None)
-    )
-    statement = select(ProviderEvent).where(
-        ProviderEvent.call_id == call_id, col(ProviderEvent.id).not_in(recorded)
-    )
-    if not signalled_too:
-        unsignalled = col(ProviderEvent.signalled).is_(False)
-        statement = statement.where(or_(unsignalled, ProviderEvent.id == including))
-    statement = statement.order_by(col(ProviderEvent.received_at), col(ProviderEvent.id))
-    return list((await session.exec(statement)).all())
+    if signalled_too:
+        result = await run_core(session, _UNRECORDED, {"of_call": call_id})
+    else:
+        parameters = {"of_call": call_id, "including": including}
+        result = await run_core(session, _UNRECORDED_UNSIGNALLED, parameters)
+    return [ProviderEvent(**row._mapping) for row in result]
 
 
-def take_in(
-    session: Any, call: Call, events: list[ProviderEvent], first_sequence: int, recorded_with: int
-) -> None:
-    """Add `events` to the call's events, numbered from `first_sequence` on."""
+def taken_in(
+    call: Call, events: list[ProviderEvent], first_sequence: int, recorded_with: int
+) -> list[CallEvent]:
+    """`events` as the call's events, numbered from `first_sequence` on."""
+    made = []
     for offset, event in enumerate(events):
         signal = signal_for(event)
-        session.add(
+        made.append(
             CallEvent(
                 call_id=call.id,
                 sequence=first_sequence + offset,
@@ -54,9 +71,10 @@ def take_in(
                 payload=event.payload,
             )
         )
+    return made
 
 
-async def take_in_late_events(session: Any, call: Call) -> int:
+async def take_in_late_events(session: AsyncSession, call: Call) -> int:
     """After the call's workflow ended (it writes no more events): append the provider events
     that came too late for it. Returns how many."""
     late = await unrecorded(session, call.id, signalled_too=True)
@@ -66,6 +84,6 @@ async def take_in_late_events(session: Any, call: Call) -> int:
         select(func.max(CallEvent.sequence)).where(CallEvent.call_id == call.id)
     )
     first = (last.one() or 0) + 1
-    take_in(session, call, late, first, first)
+    session.add_all(taken_in(call, late, first, first))
     await session.commit()
     return len(late)

@@ -61,6 +61,11 @@ async def run_core(
     return await connection.execute(statement, parameters)
 
 
+def row_of(model: SQLModel) -> dict[str, Any]:
+    """A table model's column values, for a Core INSERT of it."""
+    return {column.name: getattr(model, column.name) for column in model.__table__.columns}
+
+
 class Database:
     """One engine and its session factory, shared by a process."""
 

@@ -9,10 +9,11 @@ a lane of its own per call.
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import String, and_, cast, update
+from sqlalchemy import String, and_, bindparam, cast, update
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from trunkline.db import run_core
 from trunkline.models import Agent, Call, WebhookDelivery, WebhookEndpoint, utcnow
 from trunkline.webhooks.deliveries import new_delivery
 
@@ -26,13 +27,13 @@ METADATA_ONLY_KEYS = ("type", "event_type", "status")
 class CallTargets:
     """Where a call's webhook of one event goes: the agent's URL and the matching endpoints."""
 
-    agent: Agent | None
+    agent_webhooks: dict[str, Any] = field(default_factory=dict)
+    """The call's agent's `webhooks` config (none without an agent)."""
     endpoints: list[WebhookEndpoint] = field(default_factory=list)
 
     def agent_webhook(self, event_type: str) -> dict[str, Any] | None:
         """The agent's own webhook for the event (`{url, secret?, …}`), if it has one."""
-        webhooks = (self.agent.config.get("webhooks") if self.agent else None) or {}
-        return webhooks.get(AGENT_WEBHOOK_KINDS[event_type])
+        return self.agent_webhooks.get(AGENT_WEBHOOK_KINDS[event_type])
 
     def reach_anyone(self, event_type: str) -> bool:
         return bool(self.endpoints) or self.agent_webhook(event_type) is not None
@@ -51,27 +52,43 @@ def takes_call(endpoint: WebhookEndpoint, agent_id: str | None, tags: dict[str, 
     return all(tags.get(name) == value for name, value in endpoint.filter_tags.items())
 
 
+_CALLS = Call.__table__
+_AGENTS = Agent.__table__
+_ENDPOINTS = WebhookEndpoint.__table__
+_TARGETS = (
+    select(_AGENTS.c.config.label("agent_config"), _ENDPOINTS)
+    .select_from(_CALLS)
+    .outerjoin(_AGENTS, _AGENTS.c.id == _CALLS.c.agent_id)
+    .outerjoin(
+        _ENDPOINTS,
+        and_(
+            _ENDPOINTS.c.organization_id == _CALLS.c.organization_id,
+            _ENDPOINTS.c.deleted_at.is_(None),
+            cast(_ENDPOINTS.c.events, String).contains(bindparam("quoted_event")),
+        ),
+    )
+    .where(_CALLS.c.id == bindparam("of_call"))
+    .order_by(_ENDPOINTS.c.id)
+)
+"""The call's agent joined to the organization's live endpoints subscribed to an event: built
+once, as every call event a customer hears of asks it."""
+
+
 async def call_targets(session: AsyncSession, call: Call, event_type: str) -> CallTargets:
-    """The call's agent and the endpoints that take this event of the call, in one statement
-    (the agent joined to the organization's live endpoints subscribed to the event)."""
-    subscribed = and_(
-        col(WebhookEndpoint.organization_id) == col(Call.organization_id),
-        col(WebhookEndpoint.deleted_at).is_(None),
-        cast(WebhookEndpoint.events, String).contains(f'"{event_type}"'),
-    )
-    statement = (
-        select(Agent, WebhookEndpoint)
-        .select_from(Call)
-        .outerjoin(Agent, col(Agent.id) == col(Call.agent_id))
-        .outerjoin(WebhookEndpoint, subscribed)
-        .where(col(Call.id) == call.id)
-        .order_by(col(WebhookEndpoint.id))
-    )
-    rows = (await session.exec(statement)).all()
+    """The call's agent's webhooks and the endpoints that take this event of the call, in one
+    statement."""
+    parameters = {"of_call": call.id, "quoted_event": f'"{event_type}"'}
+    rows = (await run_core(session, _TARGETS, parameters)).all()
     tags = webhook_tags(call.call_metadata)
+    endpoints = [
+        WebhookEndpoint(**{column.name: row._mapping[column] for column in _ENDPOINTS.c})
+        for row in rows
+        if row._mapping[_ENDPOINTS.c.id] is not None
+    ]
+    config = (rows[0].agent_config if rows else None) or {}
     return CallTargets(
-        agent=rows[0][0] if rows else None,
-        endpoints=[e for _, e in rows if e is not None and takes_call(e, call.agent_id, tags)],
+        agent_webhooks=config.get("webhooks") or {},
+        endpoints=[e for e in endpoints if takes_call(e, call.agent_id, tags)],
     )
 
 
