@@ -18,6 +18,7 @@ from trunkline.callbacks import cancel_for_caller
 from trunkline.calls import create_inbound_call
 from trunkline.models import CallEvent, PhoneNumber, ProviderEvent, utcnow
 from trunkline.phone_numbers import allows_inbound
+from trunkline.provider_events import mark_dispatched
 from trunkline.workflow_io import TERMINAL_STATUSES, ProviderSignal, RejectInput
 from trunkline.workflow_starts import start_call, wake_cancelled_callback
 from workflows.call import CallWorkflow
@@ -58,9 +59,7 @@ class CallRouter:
             await self._signal(f"transfer-{transfer_of_room(room)}", signal)
         elif event.signalled and event.call_id:
             await self._signal(f"call-{event.call_id}", signal_for(event))
-        event.dispatched_at = utcnow()
-        session.add(event)
-        await session.commit()
+        await mark_dispatched(session, event)
 
     async def _signal(self, workflow_id: str, signal: ProviderSignal) -> None:
         """Signal the call (or warm transfer) workflow; both take `provider_event`."""

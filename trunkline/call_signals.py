@@ -1,10 +1,11 @@
 """From a stored provider event to the call it concerns and the signal its workflow receives."""
 
-from typing import Any
+from typing import Any, NamedTuple
 
+from sqlalchemy import Select, bindparam, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from trunkline.calls import call_by_control_id, call_by_room, get_call_by_id
+from trunkline.db import run_core
 from trunkline.models import Call, ProviderEvent
 from trunkline.providers.errors import SIP_REASON_PHRASES
 from trunkline.providers.livekit import Participant
@@ -43,17 +44,36 @@ def transfer_of_room(room: str) -> str:
     return room.removeprefix(CONSULTATION_ROOM_PREFIX).rsplit("-", 1)[0]
 
 
-async def call_for_event(session: AsyncSession, event: ProviderEvent) -> Call | None:
+class CallRef(NamedTuple):
+    """What routing an event needs of its call."""
+
+    id: str
+    status: str
+
+
+_CALLS = Call.__table__
+_CALL_REF = select(_CALLS.c.id, _CALLS.c.status)
+# Every provider webhook looks its call up: the lookups are built once.
+_BY_ROOM = _CALL_REF.where(_CALLS.c.room_name == bindparam("room"))
+_BY_LEG = _CALL_REF.where(_CALLS.c.call_control_id == bindparam("control_id"))
+_BY_ID = _CALL_REF.where(_CALLS.c.id == bindparam("of_call"))
+
+
+async def call_for_event(session: AsyncSession, event: ProviderEvent) -> CallRef | None:
     """The call an event belongs to: by room (LiveKit), by leg or by our SIP header (Telnyx)."""
     if event.provider == "livekit":
-        return await call_by_room(session, event.room_name) if event.room_name else None
-    payload = telnyx_payload(event)
+        return await _call_ref(session, _BY_ROOM, room=event.room_name) if event.room_name else None
     if event.call_control_id:
-        call = await call_by_control_id(session, event.call_control_id)
+        call = await _call_ref(session, _BY_LEG, control_id=event.call_control_id)
         if call:
             return call
-    session_id = _header(payload, SESSION_HEADER)
-    return await get_call_by_id(session, session_id) if session_id else None
+    session_id = _header(telnyx_payload(event), SESSION_HEADER)
+    return await _call_ref(session, _BY_ID, of_call=session_id) if session_id else None
+
+
+async def _call_ref(session: AsyncSession, lookup: Select, **parameters: str) -> CallRef | None:
+    row = (await run_core(session, lookup, parameters)).first()
+    return CallRef(row.id, row.status) if row else None
 
 
 def telnyx_payload(event: ProviderEvent) -> dict[str, Any]:

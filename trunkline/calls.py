@@ -188,10 +188,6 @@ async def call_by_control_id(session: AsyncSession, call_control_id: str) -> Cal
     return (await session.exec(statement)).first()
 
 
-async def call_by_room(session: AsyncSession, room_name: str) -> Call | None:
-    return (await session.exec(select(Call).where(Call.room_name == room_name))).first()
-
-
 async def get_call_by_id(session: AsyncSession, call_id: str) -> Call | None:
     """Any organization's call: for provider events and workflows, never for API callers."""
     return await session.get(Call, call_id)

@@ -5,11 +5,13 @@ from typing import Any
 
 from google.protobuf.json_format import MessageToDict
 from livekit.protocol.webhook import WebhookEvent
+from sqlalchemy import bindparam, insert, update
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from trunkline.models import ProviderEvent
+from trunkline.db import row_of, run_core
+from trunkline.models import ProviderEvent, utcnow
 
 
 def from_livekit(event: WebhookEvent) -> ProviderEvent:
@@ -82,10 +84,23 @@ def _telnyx_time(value: Any) -> datetime | None:
         raise ValueError("data.occurred_at of a Telnyx webhook is an ISO 8601 time") from None
 
 
+_PROVIDER_EVENTS = ProviderEvent.__table__
+# Every provider webhook is stored, then marked dispatched: both statements are built once.
+_STORE = insert(_PROVIDER_EVENTS)
+_DISPATCHED = (
+    update(_PROVIDER_EVENTS)
+    .where(_PROVIDER_EVENTS.c.id == bindparam("event"))
+    .values(
+        dispatched_at=bindparam("at", type_=_PROVIDER_EVENTS.c.dispatched_at.type),
+        disposition=bindparam("outcome"),
+    )
+)
+
+
 async def store_once(session: AsyncSession, event: ProviderEvent) -> tuple[ProviderEvent, bool]:
     """Store the event unless its provider id is already stored; returns the row and whether new."""
-    session.add(event)
     try:
+        await run_core(session, _STORE, row_of(event))
         await session.commit()
     except IntegrityError:
         await session.rollback()
@@ -94,6 +109,15 @@ async def store_once(session: AsyncSession, event: ProviderEvent) -> tuple[Provi
         )
         return (await session.exec(statement)).one(), False
     return event, True
+
+
+async def mark_dispatched(session: AsyncSession, event: ProviderEvent) -> None:
+    """The event reached its workflow (or needs none, or was refused: its `disposition` says
+    why): it is never handed over again."""
+    event.dispatched_at = utcnow()
+    marked = {"event": event.id, "at": event.dispatched_at, "outcome": event.disposition}
+    await run_core(session, _DISPATCHED, marked)
+    await session.commit()
 
 
 async def recent(session: AsyncSession, provider: str | None, limit: int) -> list[ProviderEvent]:
