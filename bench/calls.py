@@ -48,7 +48,7 @@ from typing import Any
 import httpx
 import uvicorn
 from bare import measure as measure_bare
-from measure import ROLES, Snapshot, count_actions
+from measure import ROLES, Snapshot, count_histories
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import Response
@@ -473,12 +473,16 @@ async def report_cost(stack: Stack, calls: int, spent: Snapshot, bare_cpu: float
         f"{ours / calls / bare_cpu:.2f}x the bare call-shaped workflow"
     )
     client = await Client.connect(f"127.0.0.1:{stack.ports['temporal']}")
-    workflows, actions, patch_markers = await count_actions(client)
+    counts = await count_histories(client)
+    actions = counts.actions
     kinds = ", ".join(f"{kind} {count / calls:.1f}" for kind, count in sorted(actions.items()))
     print(
-        f"per call on Temporal: {workflows / calls:.1f} workflows, "
-        f"{sum(actions.values()) / calls:.1f} actions ({kinds}); "
-        f"{patch_markers / calls:.1f} patch markers"
+        f"per call on Temporal: {counts.workflows / calls:.1f} workflows, "
+        f"{sum(actions.values()) / calls:.1f} actions ({kinds}); behind them "
+        f"{counts.workflow_tasks / calls:.1f} workflow tasks, "
+        f"{counts.local_activities / calls:.1f} local activities, "
+        f"{counts.events / calls:.1f} history events, "
+        f"{counts.patch_markers / calls:.1f} patch markers"
     )
 
 

@@ -2,7 +2,7 @@
 
 from collections import Counter
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import psutil
 from temporalio.api.enums.v1 import EventType
@@ -75,28 +75,42 @@ class Snapshot:
         )
 
 
-async def count_actions(client: Client, query: str = "") -> tuple[int, Counter[str], int]:
-    """(workflows, actions by kind, patch markers) over every workflow the query lists."""
-    actions: Counter[str] = Counter()
-    workflows = patch_markers = 0
+@dataclass
+class HistoryCounts:
+    """What the histories of some workflows hold."""
+
+    workflows: int = 0
+    actions: Counter[str] = field(default_factory=Counter)
+    patch_markers: int = 0
+    workflow_tasks: int = 0
+    local_activities: int = 0
+    events: int = 0
+
+
+async def count_histories(client: Client, query: str = "") -> HistoryCounts:
+    """Actions by kind, and the work behind them, over every workflow the query lists."""
+    counts = HistoryCounts()
     async for execution in client.list_workflows(query):
-        workflows += 1
+        counts.workflows += 1
         handle = client.get_workflow_handle(execution.id, run_id=execution.run_id)
         tasks_with_local_activities: set[int] = set()
         task = 0
         async for event in handle.fetch_history_events():
+            counts.events += 1
             if event.event_type == EventType.EVENT_TYPE_WORKFLOW_TASK_COMPLETED:
                 task = event.event_id
+                counts.workflow_tasks += 1
             elif event.event_type == EventType.EVENT_TYPE_MARKER_RECORDED:
                 if event.marker_recorded_event_attributes.marker_name == "core_local_activity":
                     tasks_with_local_activities.add(task)
+                    counts.local_activities += 1
                 else:
-                    patch_markers += 1
+                    counts.patch_markers += 1
             kind = ACTION_EVENTS.get(event.event_type)
             if kind and not _versioning_only(event):
-                actions[kind] += 1
-        actions["workflow tasks with local activities"] += len(tasks_with_local_activities)
-    return workflows, actions, patch_markers
+                counts.actions[kind] += 1
+        counts.actions["workflow tasks with local activities"] += len(tasks_with_local_activities)
+    return counts
 
 
 def _versioning_only(event: HistoryEvent) -> bool:
