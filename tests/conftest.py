@@ -6,6 +6,7 @@ import socket
 from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
+from typing import Any
 
 import httpx
 import psycopg
@@ -77,12 +78,30 @@ def settings(  # type: ignore[no-untyped-def]
     local_temporal: WorkflowEnvironment,
 ) -> Settings:
     """Settings for one test: its own database, task queue, API and simulator."""
-    api_port = sockets["api"].getsockname()[1]
-    sim_port = sockets["simulator"].getsockname()[1]
-    return Settings(
+    return stack_settings(
+        api_port=sockets["api"].getsockname()[1],
+        sim_port=sockets["simulator"].getsockname()[1],
+        telnyx_key_pair=telnyx_key_pair,
+        temporal=local_temporal,
         database_url=database_url,
         TRUNKLINE_DATA_DIR=tmp_path,
         temporal_task_queue=f"test-{secrets.token_hex(4)}",
+        call_watchdog_seconds=5,
+        pre_call_timeout_seconds=5,
+    )
+
+
+def stack_settings(
+    *,
+    api_port: int,
+    sim_port: int,
+    telnyx_key_pair: tuple[str, str],
+    temporal: WorkflowEnvironment,
+    **overrides: Any,
+) -> Settings:
+    """Settings for an API on `api_port` and the simulator on `sim_port` (its LiveKit and
+    Telnyx), signed with the tests' keys, on the tests' Temporal; `overrides` add the rest."""
+    return Settings(
         webhook_allow_private_targets=True,
         api_port=api_port,
         public_base_url=f"http://127.0.0.1:{api_port}",
@@ -94,9 +113,8 @@ def settings(  # type: ignore[no-untyped-def]
         livekit_api_key="testkey",
         livekit_api_secret="test-livekit-secret-" + "x" * 24,
         agent_token_secret="test-agent-token-secret",
-        temporal_address=local_temporal.client.service_client.config.target_host,
-        call_watchdog_seconds=5,
-        pre_call_timeout_seconds=5,
+        temporal_address=temporal.client.service_client.config.target_host,
+        **overrides,
     )
 
 

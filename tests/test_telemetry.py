@@ -30,13 +30,12 @@ from temporalio.testing import WorkflowEnvironment
 
 from simulator.app import Simulator, SimulatorConfig
 from tests.calls_support import call_when, place_call, script, set_up_line
-from tests.conftest import Tenant
+from tests.conftest import Tenant, stack_settings
 from tests.receiver import WebhookReceiver
 from tests.servers import free_port, listening_socket, serving
 from tests.waiting import eventually
 from trunkline.db import Database
 from trunkline.organizations import create_organization
-from trunkline.settings import Settings
 
 START_TIMEOUT_SECONDS = 90
 
@@ -145,23 +144,15 @@ async def observed(
     simulator_socket = listening_socket()
     sim_port = simulator_socket.getsockname()[1]
     api_port, api_metrics_port, worker_metrics_port = free_port(), free_port(), free_port()
-    settings = Settings(
+    settings = stack_settings(
+        api_port=api_port,
+        sim_port=sim_port,
+        telnyx_key_pair=telnyx_key_pair,
+        temporal=local_temporal,
         _env_file=None,
         database_url=f"sqlite:///{folder}/trunkline.db",
         TRUNKLINE_DATA_DIR=folder,
-        temporal_address=local_temporal.client.service_client.config.target_host,
         temporal_task_queue="telemetry",
-        webhook_allow_private_targets=True,
-        api_port=api_port,
-        public_base_url=f"http://127.0.0.1:{api_port}",
-        simulator_port=sim_port,
-        livekit_url=f"http://127.0.0.1:{sim_port}",
-        telnyx_api_base_url=f"http://127.0.0.1:{sim_port}/telnyx/v2",
-        simulator_telnyx_private_key=telnyx_key_pair[0],
-        telnyx_public_key=telnyx_key_pair[1],
-        livekit_api_key="testkey",
-        livekit_api_secret="test-livekit-secret-" + "x" * 24,
-        agent_token_secret="test-agent-token-secret",
         api_metrics_port=api_metrics_port,
         worker_metrics_port=worker_metrics_port,
         log_format="json",
