@@ -7,7 +7,7 @@ import logging
 from datetime import timedelta
 from typing import Any
 
-from sqlalchemy import and_, bindparam, insert, or_, update
+from sqlalchemy import and_, bindparam, case, insert, or_, update
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import col, select
 from temporalio import activity
@@ -91,6 +91,12 @@ _ADVANCE_CALL = (
     update(_CALLS)
     .where(_CALLS.c.id == bindparam("of_call"))
     .values({name: bindparam(f"new_{name}", type_=_CALLS.c[name].type) for name in _ADVANCED})
+    .values(  # a late record (an attempt that outlived its timeout) never un-ends a call
+        status=case(
+            (_CALLS.c.status.in_(TERMINAL_STATUSES), _CALLS.c.status),
+            else_=bindparam("new_status"),
+        )
+    )
 )
 _STORE_EVENTS = insert(CallEvent.__table__)
 _QUEUE_DELIVERIES = insert(WebhookDelivery.__table__)

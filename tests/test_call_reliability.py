@@ -7,6 +7,7 @@ from datetime import timedelta
 import pytest
 from temporalio.testing import WorkflowEnvironment
 
+from activities.calls import CallActivities
 from api.app import create_app
 from simulator.app import Simulator
 from simulator.provider_webhooks import Misbehaviour
@@ -16,10 +17,13 @@ from tests.processes import start_worker_process, stop_worker_processes
 from tests.receiver import WebhookReceiver
 from tests.servers import free_port, serving
 from tests.waiting import eventually
+from trunkline.calls import new_call
 from trunkline.db import Database
-from trunkline.models import utcnow
+from trunkline.models import Call, utcnow
+from trunkline.organizations import create_organization
 from trunkline.settings import Settings
 from trunkline.unstarted_calls import fail_unstarted_calls
+from trunkline.workflow_io import CallEventRecord
 
 
 @pytest.mark.usefixtures("worker")
@@ -249,3 +253,43 @@ async def test_a_call_whose_workflow_never_started_fails_instead_of_staying_queu
         assert hangup.status_code == 409 and hangup.json()["code"] == "call_ended"
         [event] = (await http.get(f"/v1/calls/{stored['id']}/events")).json()["events"]
         assert (event["event_type"], event["status"]) == ("call.failed", "failed")
+
+
+class _NoLanes:
+    """Stands in for the worker's webhook dispatcher: this test sends no webhook."""
+
+    def submit(self, lanes: list[str]) -> None:
+        pass
+
+
+async def test_a_late_record_never_moves_an_ended_call_back(
+    database: Database, settings: Settings
+) -> None:
+    """A record whose attempt outlived its timeout (seen under load: a `participant_left` of the
+    ringing phase stored after `call.failed`) keeps its own status in the events, but the call
+    stays failed."""
+    async with database.session() as session:
+        organization = (await create_organization(session, "Acme")).organization
+        call = new_call(
+            organization_id=organization.id,
+            direction="outbound",
+            from_number="+14155550100",
+            to_number="+12015550486",
+        )
+        session.add(call)
+        await session.commit()
+    activities = CallActivities(database, settings, None, None, None, None, _NoLanes())  # type: ignore[arg-type]
+    steps = [
+        ("call.dialing", "dialing"),
+        ("call.failed", "failed"),
+        ("participant_left", "ringing"),
+    ]
+    for sequence, (kind, status) in enumerate(steps, 1):
+        await activities.record_event(
+            CallEventRecord(
+                session_id=call.id, sequence=sequence, source="trunkline", type=kind, status=status
+            )
+        )
+    async with database.session() as session:
+        stored = await session.get_one(Call, call.id)
+    assert (stored.status, stored.ended_at is not None) == ("failed", True)
