@@ -113,6 +113,8 @@ async def create_outbound_call(
         to_number=request["to"],
         idempotency_key=idempotency_key,
         request=request,
+        # readable at once; the call's first step lays the agent's metadata under it
+        call_metadata=dict(request.get("metadata") or {}),
     )
     session.add(call)
     try:
