@@ -25,11 +25,10 @@ async def test_a_busy_write_waits_without_blocking_the_loop(tmp_path: Path) -> N
     connection = await sqlite_inline.connect(path, busy_seconds=30)
     cursor = connection.cursor()
     write = asyncio.create_task(cursor.execute("INSERT INTO t VALUES (1)"))
-    ticks = 0
-    while ticks < 20:  # the loop keeps running other tasks while the write waits
-        await asyncio.sleep(0)
-        ticks += 1
-        assert not write.done()
+    others_ran = asyncio.Event()
+    asyncio.get_running_loop().call_soon(others_ran.set)  # runs only if the write yields
+    await others_ran.wait()
+    assert not write.done()  # it waits for the lock, and the loop goes on meanwhile
     holder.execute("COMMIT")
     await asyncio.wait_for(write, timeout=30)
     await connection.commit()

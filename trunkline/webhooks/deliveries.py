@@ -62,10 +62,10 @@ _DELIVERY = WebhookDelivery.__table__
 _DURABLE = WebhookLane.__table__
 
 
-def _pending_in_lane() -> Select:
-    """The lane's (`for_lane`) pending deliveries, oldest first."""
+def _pending_in_lane(*columns: Any) -> Select:
+    """`columns` of the lane's (`for_lane`) oldest pending delivery."""
     return (
-        select(_DELIVERY.c.id)
+        select(*columns)
         .where(_DELIVERY.c.lane == bindparam("for_lane"), _DELIVERY.c.status == "pending")
         .order_by(_DELIVERY.c.created_at, _DELIVERY.c.id)
         .limit(1)
@@ -74,17 +74,12 @@ def _pending_in_lane() -> Select:
 
 # The lane statements run for every webhook sent, so they are built once (with bound
 # parameters) and run as Core: SQLAlchemy neither rebuilds them nor loads ORM entities.
-_HEAD_ID = _pending_in_lane()
-_HEAD = (
-    select(_DELIVERY)
-    .where(_DELIVERY.c.lane == bindparam("for_lane"), _DELIVERY.c.status == "pending")
-    .order_by(_DELIVERY.c.created_at, _DELIVERY.c.id)
-    .limit(1)
-)
+_HEAD_ID = _pending_in_lane(_DELIVERY.c.id)
+_HEAD = _pending_in_lane(_DELIVERY)
 _CLAIM = (
     update(_DELIVERY)
     .where(
-        _DELIVERY.c.id == _pending_in_lane().scalar_subquery(),
+        _DELIVERY.c.id == _HEAD_ID.scalar_subquery(),
         or_(_DELIVERY.c.claimed_until.is_(None), _DELIVERY.c.claimed_until < bindparam("at")),
     )
     .values(claimed_until=bindparam("claim_until"))
