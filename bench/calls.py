@@ -484,6 +484,10 @@ async def report_cost(stack: Stack, calls: int, spent: Snapshot, bare_cpu: float
         f"{counts.events / calls:.1f} history events, "
         f"{counts.patch_markers / calls:.1f} patch markers"
     )
+    by_type = ", ".join(
+        f"{name} {count / calls:.2f}" for name, count in counts.activity_types.most_common()
+    )
+    print(f"activities per call by type: {by_type}")
 
 
 def main() -> None:

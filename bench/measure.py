@@ -1,12 +1,13 @@
 """What the benchmarks measure: CPU and memory of the stack's processes, and Temporal actions."""
 
+import json
 from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 import psutil
 from temporalio.api.enums.v1 import EventType
-from temporalio.api.history.v1 import HistoryEvent
+from temporalio.api.history.v1 import HistoryEvent, MarkerRecordedEventAttributes
 from temporalio.client import Client
 
 ROLES = ("api", "worker", "temporal", "sim")
@@ -85,6 +86,8 @@ class HistoryCounts:
     workflow_tasks: int = 0
     local_activities: int = 0
     events: int = 0
+    activity_types: Counter[str] = field(default_factory=Counter)
+    """Activities and local activities by type ("local " before a local one's)."""
 
 
 async def count_histories(client: Client, query: str = "") -> HistoryCounts:
@@ -101,16 +104,26 @@ async def count_histories(client: Client, query: str = "") -> HistoryCounts:
                 task = event.event_id
                 counts.workflow_tasks += 1
             elif event.event_type == EventType.EVENT_TYPE_MARKER_RECORDED:
-                if event.marker_recorded_event_attributes.marker_name == "core_local_activity":
+                marker = event.marker_recorded_event_attributes
+                if marker.marker_name == "core_local_activity":
                     tasks_with_local_activities.add(task)
                     counts.local_activities += 1
+                    counts.activity_types["local " + _local_activity_type(marker)] += 1
                 else:
                     counts.patch_markers += 1
+            elif event.event_type == EventType.EVENT_TYPE_ACTIVITY_TASK_SCHEDULED:
+                scheduled = event.activity_task_scheduled_event_attributes
+                counts.activity_types[scheduled.activity_type.name] += 1
             kind = ACTION_EVENTS.get(event.event_type)
             if kind and not _versioning_only(event):
                 counts.actions[kind] += 1
         counts.actions["workflow tasks with local activities"] += len(tasks_with_local_activities)
     return counts
+
+
+def _local_activity_type(marker: MarkerRecordedEventAttributes) -> str:
+    """The activity type a local activity's marker names in its JSON `data`."""
+    return json.loads(marker.details["data"].payloads[0].data).get("activity_type", "?")
 
 
 def _versioning_only(event: HistoryEvent) -> bool:
