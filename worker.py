@@ -12,6 +12,7 @@ from contextlib import asynccontextmanager
 from datetime import timedelta
 
 import httpx
+import uvloop
 from temporalio.client import Client
 from temporalio.worker import UnsandboxedWorkflowRunner, Worker
 
@@ -184,7 +185,7 @@ def main() -> int:
     logs.configure(settings.log_format)
     tracing.configure("trunkline-worker")
     try:
-        asyncio.run(run_worker(settings))
+        uvloop.run(run_worker(settings))  # its event loop costs less CPU per task than asyncio's
     except SettingError as exc:
         print(f"trunkline worker: {exc}", file=sys.stderr)
         return 1
