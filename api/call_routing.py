@@ -19,7 +19,7 @@ from trunkline.calls import create_inbound_call
 from trunkline.models import CallEvent, PhoneNumber, ProviderEvent, utcnow
 from trunkline.phone_numbers import allows_inbound
 from trunkline.provider_events import mark_dispatched
-from trunkline.workflow_io import TERMINAL_STATUSES, ProviderSignal, RejectInput
+from trunkline.workflow_io import ProviderSignal, RejectInput
 from trunkline.workflow_starts import start_call, wake_cancelled_callback
 from workflows.call import CallWorkflow
 from workflows.reject_inbound import RejectInboundCallWorkflow
@@ -40,8 +40,7 @@ class CallRouter:
             event.disposition = "no call"
         else:  # not signalled: the call's next recorded event (or its report) takes it in
             event.call_id = call.id
-            ended = call.status in TERMINAL_STATUSES  # its workflow acts on nothing more
-            event.signalled = not ended and moves_call(signal_for(event))
+            event.signalled = moves_call(signal_for(event), call)
         if not event.signalled:
             event.dispatched_at = utcnow()
 

@@ -9,7 +9,12 @@ from trunkline.db import run_core
 from trunkline.models import Call, ProviderEvent
 from trunkline.providers.errors import SIP_REASON_PHRASES
 from trunkline.providers.livekit import Participant
-from trunkline.workflow_io import CONSULTATION_ROOM_PREFIX, RECIPIENT_PREFIX, ProviderSignal
+from trunkline.workflow_io import (
+    CONSULTATION_ROOM_PREFIX,
+    RECIPIENT_PREFIX,
+    TERMINAL_STATUSES,
+    ProviderSignal,
+)
 
 SESSION_HEADER = "X-Trunkline-Session-Id"
 """Carried on every SIP leg we place or bridge, so carrier events find their call."""
@@ -49,10 +54,18 @@ class CallRef(NamedTuple):
 
     id: str
     status: str
+    direction: str
+    asked_for_amd: bool
+    """Whether the call was placed with `telephony.amd`: only then does a verdict count."""
 
 
 _CALLS = Call.__table__
-_CALL_REF = select(_CALLS.c.id, _CALLS.c.status)
+_CALL_REF = select(
+    _CALLS.c.id,
+    _CALLS.c.status,
+    _CALLS.c.direction,
+    _CALLS.c.request[("telephony", "amd")].as_string().is_not(None).label("asked_for_amd"),
+)
 # Every provider webhook looks its call up: the lookups are built once.
 _BY_ROOM = _CALL_REF.where(_CALLS.c.room_name == bindparam("room"))
 _BY_LEG = _CALL_REF.where(_CALLS.c.call_control_id == bindparam("control_id"))
@@ -73,7 +86,7 @@ async def call_for_event(session: AsyncSession, event: ProviderEvent) -> CallRef
 
 async def _call_ref(session: AsyncSession, lookup: Select, **parameters: str) -> CallRef | None:
     row = (await run_core(session, lookup, parameters)).first()
-    return CallRef(row.id, row.status) if row else None
+    return CallRef(*row) if row else None
 
 
 def telnyx_payload(event: ProviderEvent) -> dict[str, Any]:
@@ -125,14 +138,24 @@ CALL_MOVING_EVENTS = {
     "livekit": {"participant_left", "room_finished"},
 }
 """Provider events a call workflow acts on; the rest reach its events without a signal."""
+CARRIER_PROGRESS = frozenset({"call.initiated", "call.answered", "call.bridged"})
+NOT_YET_IN_PROGRESS = frozenset({"queued", "dialing", "ringing"})
 
 
-def moves_call(signal: ProviderSignal) -> bool:
+def moves_call(signal: ProviderSignal, call: CallRef) -> bool:
     """Whether the call's workflow must hear of this event: it may change the call's status or
-    end it (the phone or a transfer's recipient leaving; the agent leaving changes nothing)."""
-    if signal.event_type not in CALL_MOVING_EVENTS.get(signal.provider, set()):
+    end it. The carrier's progress moves only an outbound call not yet in progress (an inbound
+    call's answer and bridge are the workflow's own doing, which it records itself); its AMD
+    verdict counts only for a call placed with AMD; the phone or a transfer's recipient leaving
+    ends a call, the agent leaving changes nothing."""
+    kind = signal.event_type
+    if call.status in TERMINAL_STATUSES or kind not in CALL_MOVING_EVENTS.get(signal.provider, ()):
         return False
-    if signal.event_type == "participant_left":
+    if kind in CARRIER_PROGRESS:
+        return call.direction == "outbound" and call.status in NOT_YET_IN_PROGRESS
+    if kind == "call.machine.detection.ended":
+        return call.asked_for_amd
+    if kind == "participant_left":
         identity = signal.participant_identity or ""
         return signal.participant_is_phone or identity.startswith(RECIPIENT_PREFIX)
     return True
