@@ -63,6 +63,7 @@ from trunkline.workflow_io import (
     CallPlan,
     DialOutcome,
     PreCallOutcome,
+    PreparedCall,
     ProbeResult,
     RecordOutcome,
     RejectInput,
@@ -148,6 +149,21 @@ class CallActivities:
             session.add(call)
             await session.commit()
         return self._plan(call, agent)
+
+    @activity.defn(name="prepare_and_queue_call")
+    async def prepare_and_queue(self, request: CallInput) -> PreparedCall:
+        """Prepare the call and record `call.queued` as its first event: one step, not two."""
+        plan = await self.prepare(request)
+        queued = CallEventRecord(
+            session_id=plan.session_id,
+            sequence=1,
+            source="trunkline",
+            type="call.queued",
+            status="queued",
+            detail=plan.summary,
+            absorb=True,
+        )
+        return PreparedCall(plan=plan, queued=await self.record_event(queued))
 
     def _resolve(
         self, call: Call, agent: Agent | None, number: PhoneNumber | None
@@ -394,6 +410,12 @@ class CallActivities:
             self._temporal, activity.info().task_queue, ReportRequest(session_id=request.session_id)
         )
 
+    @activity.defn(name="close_call")
+    async def close(self, request: CallInput) -> None:
+        """The ended call's last step: hang up every leg, close the room, start the report."""
+        await self.hang_up(request)
+        await self.start_report(request)
+
     @activity.defn(name="reject_inbound_call")
     async def reject(self, request: RejectInput) -> None:
         """Refuse a carrier leg we will not take; a caller who already left is fine."""
@@ -403,7 +425,7 @@ class CallActivities:
     # --- events ----------------------------------------------------------------------------
 
     @activity.defn(name="record_call_event")
-    async def record_event(self, record: CallEventRecord) -> RecordOutcome | None:
+    async def record_event(self, record: CallEventRecord) -> RecordOutcome:
         """Store the event (after the provider events it takes in), move the call row along,
         and send its `call.status` webhook when it is one a customer acts on.
 

@@ -41,7 +41,7 @@ from trunkline.reports import (
 from trunkline.settings import Settings
 from trunkline.webhooks.dispatcher import WebhookDispatcher
 from trunkline.webhooks.endpoints import call_deliveries, call_targets
-from trunkline.workflow_io import ReportRef, ReportRequest
+from trunkline.workflow_io import ReportRef, ReportRequest, ReportSettlement
 from trunkline.workflow_starts import start_callback
 
 UNFINISHED_EGRESS = ("EGRESS_STARTING", "EGRESS_ACTIVE", "EGRESS_ENDING")
@@ -211,6 +211,17 @@ class ReportActivities:
                     await session.commit()
         self._dispatcher.submit(d.lane for d in queued if d.status == "pending")
         return bool(queued)
+
+    @activity.defn(name="settle_report")
+    async def settle(self, settlement: ReportSettlement) -> bool:
+        """Charge, schedule the callback and queue `call.report` as the settlement says, in
+        one step (each once); whether the webhook goes anywhere."""
+        report = settlement.report
+        if report.created:
+            await self.charge(report)
+            if report.wants_callback:
+                await self.schedule_callback(report)
+        return await self.send_webhook(report) if settlement.send else False
 
 
 async def _queued_by_key(session: AsyncSession, key: str) -> list[WebhookDelivery]:

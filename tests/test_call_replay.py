@@ -27,9 +27,9 @@ from tests.waiting import eventually
 from trunkline.histories import as_recorded, from_recorded
 from trunkline.settings import Settings
 from worker import WORKFLOWS
-from workflows.call import LEAN_CALLS
+from workflows.call import FEWER_STEPS
 
-LATEST = LEAN_CALLS
+LATEST = FEWER_STEPS
 """The patch fresh call and report histories were recorded with; their files carry its name."""
 
 HISTORIES = Path(__file__).parent / "histories"

@@ -142,6 +142,13 @@ class RecordOutcome(BaseModel):
     """Provider events stored before the event: the sequence numbers it took."""
 
 
+class PreparedCall(BaseModel):
+    """A prepared call whose `call.queued` is recorded, as its first event."""
+
+    plan: CallPlan
+    queued: RecordOutcome
+
+
 class PreCallOutcome(BaseModel):
     outcome: Literal["applied", "timeout", "error", "bad_response"]
     applied: list[str] = []
@@ -373,6 +380,14 @@ class ReportRef(BaseModel):
     created: bool
     """Written by this run (so it is charged, scheduled and delivered once)."""
     wants_callback: bool = False
+
+
+class ReportSettlement(BaseModel):
+    """A report's bookkeeping in one step: charged and its callback scheduled when this run
+    wrote it (`report.created`), its `call.report` queued when `send`."""
+
+    report: ReportRef
+    send: bool
 
 
 class ReportResult(BaseModel):

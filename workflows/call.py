@@ -42,6 +42,7 @@ with workflow.unsafe.imports_passed_through():
         CallView,
         DialOutcome,
         HangupRequest,
+        PreparedCall,
         ProbeResult,
         ProviderSignal,
         RecordOutcome,
@@ -67,6 +68,9 @@ LEAN_CALLS = "lean-calls"
 steps are local activities, the search attributes are set when the call starts, the status
 attribute moves only to in-progress and to the end, and one alarm serves the watchdog (backing
 off while the phone is still there), max duration and AMD."""
+FEWER_STEPS = "fewer-steps"
+"""Since this patch, preparing the call records its `call.queued` in the same local activity,
+and one local activity hangs up and starts the report."""
 INDEXED_STATUSES = ("in-progress", "ended", "failed")
 WATCHDOG_MAX = timedelta(minutes=10)
 """The longest a quiet call goes unprobed: a call whose provider events stop ends by then."""
@@ -79,6 +83,7 @@ class CallWorkflow:
     @workflow.init
     def __init__(self, request: CallInput) -> None:
         self._lean = workflow.patched(LEAN_CALLS)
+        self._fewer_steps = workflow.patched(FEWER_STEPS)
         self._session_id = request.session_id
         self._status: CallStatus = "queued"
         self._failure: tuple[str, int | None, str | None] | None = None
@@ -290,7 +295,7 @@ class CallWorkflow:
 
     @workflow.run
     async def run(self, request: CallInput) -> CallResult:
-        plan: CallPlan = await self._step(CallActivities.prepare)
+        plan = await self._prepare()
         self._plan = plan
         if not self._lean:  # since then, the start sets them
             workflow.upsert_search_attributes(
@@ -304,7 +309,8 @@ class CallWorkflow:
                 ]
             )
         workflow.set_current_details(plan.summary)
-        await self._record("trunkline", "call.queued", detail=plan.summary)
+        if not self._fewer_steps:
+            await self._record("trunkline", "call.queued", detail=plan.summary)
         if plan.has_pre_call_webhook:
             await self._pre_call()
         await self._step(CallActivities.open_room)
@@ -317,10 +323,7 @@ class CallWorkflow:
         await self._settle_updates()
         await self._settle_transfer()
         await self._settle_recording()
-        await self._step(CallActivities.hang_up)
-        await self._drain_inbox()
-        if self._lean or workflow.patched("post-call-report"):
-            await self._step(CallActivities.start_report)
+        await self._close()
         code = self._failure[1] if self._failure else None
         return CallResult(
             session_id=self._session_id,
@@ -329,6 +332,27 @@ class CallWorkflow:
             sip_status_code=code,
             ended_reason=self._ended_reason,
         )
+
+    async def _prepare(self) -> CallPlan:
+        """Resolve the call's config; since `FEWER_STEPS` the same step records `call.queued`."""
+        if not self._fewer_steps:
+            return await self._step(CallActivities.prepare)
+        prepared: PreparedCall = await self._step(CallActivities.prepare_and_queue)
+        self._sequence = 1 + prepared.queued.absorbed
+        return prepared.plan
+
+    async def _close(self) -> None:
+        """Hang up, record what came meanwhile, start the report; since `FEWER_STEPS` what came
+        is recorded first and hanging up and starting the report are one step."""
+        if not self._fewer_steps:
+            await self._step(CallActivities.hang_up)
+            await self._drain_inbox()
+            if self._lean or workflow.patched("post-call-report"):
+                await self._step(CallActivities.start_report)
+            return
+        await self._drain_inbox()
+        await self._step(CallActivities.close)
+        await self._drain_inbox()
 
     async def _pre_call(self) -> None:
         outcome = await self._act(CallActivities.pre_call, attempts=1)

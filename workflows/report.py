@@ -15,12 +15,14 @@ from temporalio.common import RetryPolicy
 
 with workflow.unsafe.imports_passed_through():
     from activities.reports import ReportActivities
-    from trunkline.workflow_io import ReportRef, ReportRequest, ReportResult
+    from trunkline.workflow_io import ReportRef, ReportRequest, ReportResult, ReportSettlement
 
 TRANSCRIPT_GRACE = timedelta(seconds=3)
 LOCAL_BOOKKEEPING = "local-bookkeeping"
 """Since this patch, charging, scheduling the callback and queueing the webhook are local
 activities."""
+ONE_SETTLEMENT = "one-settlement"
+"""Since this patch, they are one local activity."""
 _RETRY = RetryPolicy(initial_interval=timedelta(seconds=1), maximum_interval=timedelta(minutes=1))
 
 
@@ -31,15 +33,9 @@ class PostCallReportWorkflow:
         if not request.force_analysis and not request.retry_webhook:
             await workflow.sleep(TRANSCRIPT_GRACE)  # the agent's last lines may still come in
         report: ReportRef = await self._act(ReportActivities.analyze, request, minutes=5)
-        after = self._act_locally if workflow.patched(LOCAL_BOOKKEEPING) else self._act
-        if report.created:
-            await after(ReportActivities.charge, report)
-            if report.wants_callback:
-                await after(ReportActivities.schedule_callback, report)
-        sent = False
         first_analysis = report.created and report.version == 1
-        if first_analysis or request.retry_webhook:
-            sent = await after(ReportActivities.send_webhook, report)
+        send = first_analysis or request.retry_webhook
+        sent = await self._settle(report, send)
         workflow.set_current_details(f"version {report.version}, webhook sent: {sent}")
         return ReportResult(
             session_id=request.session_id,
@@ -47,6 +43,21 @@ class PostCallReportWorkflow:
             version=report.version,
             webhook_sent=sent,
         )
+
+    async def _settle(self, report: ReportRef, send: bool) -> bool:
+        """Charge and schedule (a report this run wrote) and send `call.report` (when `send`);
+        whether it was sent."""
+        if workflow.patched(ONE_SETTLEMENT):
+            if not report.created and not send:
+                return False
+            settlement = ReportSettlement(report=report, send=send)
+            return await self._act_locally(ReportActivities.settle, settlement)
+        after = self._act_locally if workflow.patched(LOCAL_BOOKKEEPING) else self._act
+        if report.created:
+            await after(ReportActivities.charge, report)
+            if report.wants_callback:
+                await after(ReportActivities.schedule_callback, report)
+        return await after(ReportActivities.send_webhook, report) if send else False
 
     @staticmethod
     async def _act_locally(activity: Any, argument: Any) -> Any:
