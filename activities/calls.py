@@ -307,6 +307,12 @@ class CallActivities:
             call.room_name, self._settings.livekit_agent_name, metadata
         )
 
+    @activity.defn(name="open_call_room_and_record")
+    async def open_room_then_record(self, record: CallEventRecord) -> RecordOutcome:
+        """Open the room, then record the event that follows (`call.dialing`): one step."""
+        await self.open_room(CallInput(session_id=record.session_id))
+        return await self.record_event(record)
+
     @activity.defn(name="dial_call")
     async def dial(self, request: CallInput) -> DialOutcome:
         """Dial the callee into the room and wait for the answer; never dials a call twice.
@@ -369,6 +375,12 @@ class CallActivities:
                 non_retryable=True,
             ) from exc
 
+    @activity.defn(name="bridge_inbound_call_and_record")
+    async def bridge_then_record(self, record: CallEventRecord) -> RecordOutcome:
+        """Bridge the caller, then record that it is bridged (`call.bridged`): one step."""
+        await self.bridge(CallInput(session_id=record.session_id))
+        return await self.record_event(record)
+
     @activity.defn(name="probe_call")
     async def probe(self, request: CallInput) -> ProbeResult:
         """Ask LiveKit where the call stands, for when a webhook never comes."""
@@ -407,7 +419,12 @@ class CallActivities:
     async def start_report(self, request: CallInput) -> None:
         """Start the ended call's `PostCallReportWorkflow`."""
         await start_report(
-            self._temporal, activity.info().task_queue, ReportRequest(session_id=request.session_id)
+            self._temporal,
+            activity.info().task_queue,
+            ReportRequest(
+                session_id=request.session_id,
+                rules_only=not self._settings.analysis_llm_base_url,
+            ),
         )
 
     @activity.defn(name="close_call")

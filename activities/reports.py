@@ -169,7 +169,8 @@ class ReportActivities:
             if recording is None or recording.status not in UNFINISHED_EGRESS:
                 break
             await asyncio.sleep(RECORDING_POLL_SECONDS)
-            activity.heartbeat()
+            if not activity.info().is_local:
+                activity.heartbeat()
             recording = await self._livekit.recording(egress_id)
         return recording
 

@@ -1,6 +1,7 @@
 """Benchmark: N outbound and N inbound calls through the whole embedded stack.
 
-First measures the floor (`bench/bare.py`: a bare call-shaped workflow on the same Temporal).
+First measures the floor twice (`bench/bare.py`: a bare call-shaped workflow on the same Temporal,
+the mean of two fresh servers).
 Then starts `trunkline dev` on free ports in a temporary data folder, sets up an agent whose
 status webhook is a local receiver, places the calls, at once or (`--rate R`) R outbound and
 R inbound a second (far ends answer at once and hang up after a few seconds), waits for all of
@@ -26,6 +27,7 @@ process's memory per open call and its CPU per open call per second while they s
     .venv/bin/python bench/calls.py --calls 20 --hangup-after 3
     .venv/bin/python bench/calls.py --calls 120 --rate 2 --hangup-after 2   # 4 calls/s for 60 s
     .venv/bin/python bench/calls.py --open 1000 --idle 60
+    .venv/bin/python bench/calls.py --open 10000 --settle 900 --idle 120   # steady idle CPU
 """
 
 import argparse
@@ -177,7 +179,9 @@ async def set_up(api: httpx.AsyncClient, sim: httpx.AsyncClient, receiver_port: 
 
 
 async def run(calls: int, hangup_after: float, rate: float | None) -> None:
-    bare_cpu = await measure_bare(200, rate=rate or 20)
+    floors = [await measure_bare(200, rate=rate or 20) for _ in range(2)]
+    bare_cpu = statistics.mean(floors)  # two fresh servers: one run's floor varies by a tenth
+    print(f"floor: {bare_cpu * 1000:.1f} ms CPU per bare call (the mean of the two)")
     stack = Stack()
     receiver = Receiver()
     sock = socket.socket()
@@ -225,6 +229,7 @@ async def run(calls: int, hangup_after: float, rate: float | None) -> None:
                 *(inbound(i) for i in range(calls)),
             )
             await wait_for_webhooks(receiver, 2 * calls)
+            await wait_until_closed(stack)  # the work after the last report counts too
             spent = Snapshot.of_tree(stack.process.pid).minus(before)
             await sim.post("/control/drain")
             state = (await sim.get("/control/state")).json()
@@ -246,8 +251,9 @@ async def run(calls: int, hangup_after: float, rate: float | None) -> None:
         stack.stop()
 
 
-async def hold_open(calls: int, idle_seconds: float) -> None:
-    """Answer `calls` outbound calls and leave them open; print what each open call costs."""
+async def hold_open(calls: int, idle_seconds: float, settle_seconds: float) -> None:
+    """Answer `calls` outbound calls and leave them open; print what each open call costs,
+    idle CPU measured `settle_seconds` after they all settled (the watchdog backs off)."""
     stack = Stack()
     headers = {"Authorization": f"Bearer {stack.api_key}"}
     try:
@@ -275,13 +281,15 @@ async def hold_open(calls: int, idle_seconds: float) -> None:
             await asyncio.gather(*(place(i) for i in range(calls)))
             placed, calls = calls, await wait_until_settled(api, calls)
             await sim.post("/control/drain", timeout=None)
+            await asyncio.sleep(settle_seconds)
             settled = Snapshot.of_tree(stack.process.pid)
             await asyncio.sleep(idle_seconds)
             idle = Snapshot.of_tree(stack.process.pid).minus(settled).minus(baseline)
         cache = Settings().worker_max_cached_workflows
         print(
-            f"open calls: {calls} of {placed} placed, idle for {idle_seconds:.0f} s "
-            "(idle CPU net of the stack's own with no calls); "
+            f"open calls: {calls} of {placed} placed, idle for {idle_seconds:.0f} s from "
+            f"{settle_seconds:.0f} s after they settled (idle CPU net of the stack's own with "
+            "no calls); "
             f"worker cache WORKER_MAX_CACHED_WORKFLOWS={cache}"
         )
         for role in ROLES:
@@ -345,6 +353,16 @@ async def wait_for_webhooks(receiver: Receiver, calls: int) -> None:
     raise RuntimeError(f"not all {calls} calls ended and were reported within 600 s")
 
 
+async def wait_until_closed(stack: Stack) -> None:
+    """Until no workflow runs: every call, report and webhook lane has finished its work."""
+    client = await Client.connect(f"127.0.0.1:{stack.ports['temporal']}")
+    deadline = time.time() + 600
+    while (await client.count_workflows('ExecutionStatus="Running"')).count:
+        if time.time() > deadline:
+            raise RuntimeError("workflows still running 600 s after the last report")
+        await asyncio.sleep(0.5)
+
+
 def last_end(all_calls: list[dict[str, Any]]) -> float:
     """When the last call reached a terminal status."""
     return max(datetime.fromisoformat(c["ended_at"]).timestamp() for c in all_calls)
@@ -370,7 +388,8 @@ RANK = {"queued": 0, "dialing": 1, "ringing": 2, "in-progress": 3, "ended": 4, "
 
 
 def out_of_order(receiver: Receiver) -> int:
-    """Calls whose `call.status` webhooks arrived with a status going backwards."""
+    """Calls whose `call.status` webhooks arrived with a status going backwards; each such
+    call's arrivals are printed, to see what came when."""
     seen: dict[str, int] = {}
     backwards: set[str] = set()
     for _, body in receiver.arrivals:
@@ -378,6 +397,13 @@ def out_of_order(receiver: Receiver) -> int:
         if rank < seen.get(body["call_id"], 0):
             backwards.add(body["call_id"])
         seen[body["call_id"]] = max(rank, seen.get(body["call_id"], 0))
+    for call_id in sorted(backwards):
+        arrived = [
+            (round(at, 3), body["event_type"], body["status"])
+            for at, body in receiver.arrivals
+            if body["call_id"] == call_id
+        ]
+        print(f"  out of order: {call_id}: {arrived}")
     return len(backwards)
 
 
@@ -506,9 +532,16 @@ def main() -> None:
         help="instead: answer N outbound calls, leave them open, and measure what they cost",
     )
     parser.add_argument("--idle", type=float, default=60.0, help="seconds to watch open calls")
+    parser.add_argument(
+        "--settle",
+        type=float,
+        default=0.0,
+        help="seconds to wait before watching them (each call's watchdog backs off from its "
+        "first probe, 30 s after the last news, to one every 10 minutes)",
+    )
     args = parser.parse_args()
     if args.open:
-        asyncio.run(hold_open(args.open, args.idle))
+        asyncio.run(hold_open(args.open, args.idle, args.settle))
     else:
         asyncio.run(run(args.calls, args.hangup_after, args.rate))
     sys.stdout.flush()

@@ -371,6 +371,8 @@ class ReportRequest(BaseModel):
     session_id: str
     force_analysis: bool = False
     retry_webhook: bool = False
+    rules_only: bool = False
+    """No LLM analyser is configured: the analysis is quick, and runs as a local activity."""
 
 
 class ReportRef(BaseModel):

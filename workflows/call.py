@@ -70,7 +70,8 @@ attribute moves only to in-progress and to the end, and one alarm serves the wat
 off while the phone is still there), max duration and AMD."""
 FEWER_STEPS = "fewer-steps"
 """Since this patch, preparing the call records its `call.queued` in the same local activity,
-and one local activity hangs up and starts the report."""
+opening the room records `call.dialing` (bridging the caller, `call.bridged`), and one local
+activity hangs up and starts the report."""
 INDEXED_STATUSES = ("in-progress", "ended", "failed")
 WATCHDOG_MAX = timedelta(minutes=10)
 """The longest a quiet call goes unprobed: a call whose provider events stop ends by then."""
@@ -313,7 +314,15 @@ class CallWorkflow:
             await self._record("trunkline", "call.queued", detail=plan.summary)
         if plan.has_pre_call_webhook:
             await self._pre_call()
-        await self._step(CallActivities.open_room)
+        if self._fewer_steps and plan.direction == "outbound":
+            await self._record(
+                "trunkline",
+                "call.dialing",
+                status="dialing",
+                step=CallActivities.open_room_then_record,
+            )
+        else:
+            await self._step(CallActivities.open_room)
         if plan.direction == "outbound":
             await self._connect_outbound(plan)
         else:
@@ -396,7 +405,15 @@ class CallWorkflow:
 
     async def _connect_inbound(self) -> None:
         try:
-            await self._step(CallActivities.bridge)
+            if self._fewer_steps:
+                await self._record(
+                    "trunkline",
+                    "call.bridged",
+                    status="in-progress",
+                    step=CallActivities.bridge_then_record,
+                )
+            else:
+                await self._step(CallActivities.bridge)
         except (ActivityError, ApplicationError) as error:
             if _failure_type(error) == "CallerHungUp":
                 await self._finish("ended", "caller_hung_up")
@@ -736,9 +753,13 @@ class CallWorkflow:
         event_type: str,
         *,
         status: CallStatus | None = None,
+        step: Any = CallActivities.record_event,
         **facts: Any,
     ) -> None:
-        """Store one call event, moving the status; the activity sends its `call.status`."""
+        """Store one call event, moving the status; the activity sends its `call.status`.
+
+        `step` is the local activity that stores it: since `FEWER_STEPS` the one that opens the
+        room (or bridges the caller) stores the event that follows, and nothing when it fails."""
         if not self._lean:
             await self._record_as_activity(source, event_type, status, facts)
             return
@@ -749,12 +770,13 @@ class CallWorkflow:
             record = self._event_record(source, event_type, new_status, facts)
             record.absorb = True
             self._status_being_recorded = new_status
-            outcome: RecordOutcome = await workflow.execute_local_activity_method(
-                CallActivities.record_event,
-                record,
-                start_to_close_timeout=QUICK,
-                retry_policy=RETRY,
-            )
+            try:
+                outcome: RecordOutcome = await workflow.execute_local_activity_method(
+                    step, record, start_to_close_timeout=QUICK, retry_policy=RETRY
+                )
+            except (ActivityError, ApplicationError):
+                self._sequence, self._status_being_recorded = self._sequence - 1, None
+                raise
             self._sequence += outcome.absorbed
             self._status, self._status_being_recorded = new_status, None
             if changed and new_status in INDEXED_STATUSES:

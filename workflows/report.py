@@ -22,7 +22,8 @@ LOCAL_BOOKKEEPING = "local-bookkeeping"
 """Since this patch, charging, scheduling the callback and queueing the webhook are local
 activities."""
 ONE_SETTLEMENT = "one-settlement"
-"""Since this patch, they are one local activity."""
+"""Since this patch, they are one local activity, and so is the analysis when it is by rules
+alone (no LLM to wait for)."""
 _RETRY = RetryPolicy(initial_interval=timedelta(seconds=1), maximum_interval=timedelta(minutes=1))
 
 
@@ -32,7 +33,7 @@ class PostCallReportWorkflow:
     async def run(self, request: ReportRequest) -> ReportResult:
         if not request.force_analysis and not request.retry_webhook:
             await workflow.sleep(TRANSCRIPT_GRACE)  # the agent's last lines may still come in
-        report: ReportRef = await self._act(ReportActivities.analyze, request, minutes=5)
+        report: ReportRef = await self._analyze(request)
         first_analysis = report.created and report.version == 1
         send = first_analysis or request.retry_webhook
         sent = await self._settle(report, send)
@@ -43,6 +44,11 @@ class PostCallReportWorkflow:
             version=report.version,
             webhook_sent=sent,
         )
+
+    async def _analyze(self, request: ReportRequest) -> ReportRef:
+        if request.rules_only and workflow.patched(ONE_SETTLEMENT):
+            return await self._act_locally(ReportActivities.analyze, request, minutes=5)
+        return await self._act(ReportActivities.analyze, request, minutes=5)
 
     async def _settle(self, report: ReportRef, send: bool) -> bool:
         """Charge and schedule (a report this run wrote) and send `call.report` (when `send`);
@@ -60,10 +66,13 @@ class PostCallReportWorkflow:
         return await after(ReportActivities.send_webhook, report) if send else False
 
     @staticmethod
-    async def _act_locally(activity: Any, argument: Any) -> Any:
-        """Database bookkeeping, in the workflow task: no activity task round trip each."""
+    async def _act_locally(activity: Any, argument: Any, *, minutes: float = 0.5) -> Any:
+        """Quick work, in the workflow task: no activity task round trip each."""
         return await workflow.execute_local_activity_method(
-            activity, argument, start_to_close_timeout=timedelta(seconds=30), retry_policy=_RETRY
+            activity,
+            argument,
+            start_to_close_timeout=timedelta(minutes=minutes),
+            retry_policy=_RETRY,
         )
 
     @staticmethod
