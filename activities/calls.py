@@ -425,6 +425,7 @@ class CallActivities:
                 session_id=request.session_id,
                 rules_only=not self._settings.analysis_llm_base_url,
             ),
+            after_call=True,
         )
 
     @activity.defn(name="close_call")

@@ -36,6 +36,10 @@ from trunkline.settings import Settings, get_settings
 from trunkline.temporal import connect
 
 _ROUTERS = [
+    # the machines' routes first: every call sends a dozen provider webhooks and agent posts,
+    # and a request is matched against the routes in this order
+    provider_webhooks.router,
+    agent_calls.router,
     organization.router,
     agents.router,
     phone_numbers.router,
@@ -45,8 +49,6 @@ _ROUTERS = [
     callbacks.router,
     credits.router,
     usage.router,
-    agent_calls.router,
-    provider_webhooks.router,
     webhooks.router,
 ]
 

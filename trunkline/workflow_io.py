@@ -373,6 +373,8 @@ class ReportRequest(BaseModel):
     retry_webhook: bool = False
     rules_only: bool = False
     """No LLM analyser is configured: the analysis is quick, and runs as a local activity."""
+    grace_waited: bool = False
+    """Started once the transcript grace had passed (a start delay): no timer waits it again."""
 
 
 class ReportRef(BaseModel):

@@ -5,6 +5,7 @@ importing the workflow's own activities.
 """
 
 import contextlib
+from datetime import timedelta
 from typing import Any
 
 from temporalio.client import Client
@@ -32,6 +33,9 @@ from trunkline.workflow_io import (
     ProviderSignal,
     ReportRequest,
 )
+
+TRANSCRIPT_GRACE = timedelta(seconds=3)
+"""How long after a call ends its report starts: the agent's last lines may still come in."""
 
 
 def call_search_attributes(call: Any) -> TypedSearchAttributes:
@@ -67,17 +71,27 @@ async def start_call(
         )
 
 
-async def start_report(client: Client, task_queue: str, request: ReportRequest) -> bool:
+async def start_report(
+    client: Client, task_queue: str, request: ReportRequest, *, after_call: bool = False
+) -> bool:
     """Start a run of the call's report workflow; False when one is running, which then
-    stands (idempotent), with this request's flags unapplied."""
+    stands (idempotent), with this request's flags unapplied.
+
+    `after_call`: the report the call starts as it closes. It starts once the transcript grace
+    has passed (a delay Temporal keeps: no timer in the workflow), and never twice: a retried
+    close of the call does not report it again (False then too)."""
     try:
         await client.start_workflow(
             "PostCallReportWorkflow",
-            request,
+            request.model_copy(update={"grace_waited": after_call}),
             id=f"report-{request.session_id}",
             task_queue=task_queue,
             id_conflict_policy=WorkflowIDConflictPolicy.FAIL,
+            id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE
+            if after_call
+            else WorkflowIDReusePolicy.ALLOW_DUPLICATE,
             static_summary=f"post-call report of {request.session_id}",
+            start_delay=TRANSCRIPT_GRACE if after_call else None,
         )
     except WorkflowAlreadyStartedError:
         return False

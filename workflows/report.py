@@ -16,8 +16,8 @@ from temporalio.common import RetryPolicy
 with workflow.unsafe.imports_passed_through():
     from activities.reports import ReportActivities
     from trunkline.workflow_io import ReportRef, ReportRequest, ReportResult, ReportSettlement
+    from trunkline.workflow_starts import TRANSCRIPT_GRACE
 
-TRANSCRIPT_GRACE = timedelta(seconds=3)
 LOCAL_BOOKKEEPING = "local-bookkeeping"
 """Since this patch, charging, scheduling the callback and queueing the webhook are local
 activities."""
@@ -31,8 +31,9 @@ _RETRY = RetryPolicy(initial_interval=timedelta(seconds=1), maximum_interval=tim
 class PostCallReportWorkflow:
     @workflow.run
     async def run(self, request: ReportRequest) -> ReportResult:
-        if not request.force_analysis and not request.retry_webhook:
-            await workflow.sleep(TRANSCRIPT_GRACE)  # the agent's last lines may still come in
+        first = not request.force_analysis and not request.retry_webhook
+        if first and not request.grace_waited:  # the agent's last lines may still come in
+            await workflow.sleep(TRANSCRIPT_GRACE)
         report: ReportRef = await self._analyze(request)
         first_analysis = report.created and report.version == 1
         send = first_analysis or request.retry_webhook
