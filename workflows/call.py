@@ -314,12 +314,12 @@ class CallWorkflow:
             await self._record("trunkline", "call.queued", detail=plan.summary)
         if plan.has_pre_call_webhook:
             await self._pre_call()
-        if self._fewer_steps and plan.direction == "outbound":
-            await self._record(
-                "trunkline",
+        if plan.direction == "outbound":
+            await self._step_then_record(
+                CallActivities.open_room,
+                CallActivities.open_room_then_record,
                 "call.dialing",
-                status="dialing",
-                step=CallActivities.open_room_then_record,
+                "dialing",
             )
         else:
             await self._step(CallActivities.open_room)
@@ -405,15 +405,12 @@ class CallWorkflow:
 
     async def _connect_inbound(self) -> None:
         try:
-            if self._fewer_steps:
-                await self._record(
-                    "trunkline",
-                    "call.bridged",
-                    status="in-progress",
-                    step=CallActivities.bridge_then_record,
-                )
-            else:
-                await self._step(CallActivities.bridge)
+            await self._step_then_record(
+                CallActivities.bridge,
+                CallActivities.bridge_then_record,
+                "call.bridged",
+                "in-progress",
+            )
         except (ActivityError, ApplicationError) as error:
             if _failure_type(error) == "CallerHungUp":
                 await self._finish("ended", "caller_hung_up")
@@ -718,6 +715,16 @@ class CallWorkflow:
         await self._record("transfer", "transfer.failed", detail="the transfer workflow failed")
 
     # --- recording -------------------------------------------------------------------------
+
+    async def _step_then_record(
+        self, step: Any, step_and_record: Any, event_type: str, status: CallStatus
+    ) -> None:
+        """A step, and the event that follows it (`call.dialing`, `call.bridged`): one local
+        activity since `FEWER_STEPS`; before, the caller records it after the step."""
+        if not self._fewer_steps:
+            await self._step(step)
+            return
+        await self._record("trunkline", event_type, status=status, step=step_and_record)
 
     async def _move(self, source: str, event_type: str, status: CallStatus) -> None:
         if _RANK[status] > _RANK[self._status]:
