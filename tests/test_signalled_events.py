@@ -17,12 +17,11 @@ def call(direction: str, status: str, *, asked_for_amd: bool = False) -> CallRef
 @pytest.mark.parametrize(
     ("event_type", "ref", "signalled"),
     [
-        # the carrier's call.initiated makes an outbound call ring
+        # the carrier's progress moves an outbound call until it is in progress
         ("call.initiated", call("outbound", "dialing"), True),
-        ("call.initiated", call("outbound", "ringing"), False),
-        # the dial reports an outbound call's answer; an inbound call's answer and bridge are
-        # the workflow's own steps
-        ("call.answered", call("outbound", "ringing"), False),
+        ("call.answered", call("outbound", "ringing"), True),
+        ("call.answered", call("outbound", "in-progress"), False),
+        # an inbound call's answer and bridge are the workflow's own steps
         ("call.answered", call("inbound", "queued"), False),
         ("call.bridged", call("inbound", "in-progress"), False),
         # a carrier verdict counts only when AMD was asked for

@@ -128,25 +128,33 @@ def signal_for(event: ProviderEvent) -> ProviderSignal:
 
 
 CALL_MOVING_EVENTS = {
-    "telnyx": {"call.initiated", "call.hangup", "call.machine.detection.ended"},
+    "telnyx": {
+        "call.initiated",
+        "call.answered",
+        "call.bridged",
+        "call.hangup",
+        "call.machine.detection.ended",
+    },
     "livekit": {"participant_left", "room_finished"},
 }
-"""Provider events a call workflow may act on; the rest reach its events without a signal. The
-carrier's `call.answered` and `call.bridged` are not among them: an outbound call's dial reports
-the answer, and an inbound call's answer and bridge are the workflow's own steps."""
-BEFORE_RINGING = frozenset({"queued", "dialing"})
+"""Provider events a call workflow may act on; the rest reach its events without a signal."""
+CARRIER_PROGRESS = frozenset({"call.initiated", "call.answered", "call.bridged"})
+NOT_YET_IN_PROGRESS = frozenset({"queued", "dialing", "ringing"})
 
 
 def moves_call(signal: ProviderSignal, call: CallRef) -> bool:
     """Whether the call's workflow must hear of this event: it may change the call's status or
-    end it. The carrier's `call.initiated` makes an outbound call ring; its AMD verdict counts
-    only for a call placed with AMD; the phone or a transfer's recipient leaving ends a call,
-    the agent leaving changes nothing. A call that ended hears of nothing more."""
+    end it. The carrier's progress moves an outbound call not yet in progress (its answer too,
+    though the dial reports it: a dial whose worker died reports it late, and a hangup before
+    it would be missed); an inbound call's answer and bridge are the workflow's own steps. The
+    carrier's AMD verdict counts only for a call placed with AMD; the phone or a transfer's
+    recipient leaving ends a call, the agent leaving changes nothing. A call that ended hears
+    of nothing more."""
     kind = signal.event_type
     if call.status in TERMINAL_STATUSES or kind not in CALL_MOVING_EVENTS.get(signal.provider, ()):
         return False
-    if kind == "call.initiated":
-        return call.direction == "outbound" and call.status in BEFORE_RINGING
+    if kind in CARRIER_PROGRESS:
+        return call.direction == "outbound" and call.status in NOT_YET_IN_PROGRESS
     if kind == "call.machine.detection.ended":
         return call.asked_for_amd
     if kind == "participant_left":
