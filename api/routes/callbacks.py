@@ -35,9 +35,11 @@ _OUR_STATUS = {"dispatched": "placed", "placed": "placed"}
 
 
 def callback_out(row: ScheduledCallback, *, dispatching: bool = False) -> ScheduledCallbackOut:
-    """The SDK's `ScheduledCallback`; `dispatching` while a dispatch order is on its way."""
+    """The SDK's `ScheduledCallback`; `dispatching` while a dispatch order is on its way or its
+    call is being made (`dispatched` comes with the call's session id)."""
     status = _SDK_STATUS.get(row.status, row.status)
-    if dispatching and row.status == "scheduled":
+    placing = row.status == "placed" and row.placed_call_id is None  # claimed, its call not made
+    if placing or (dispatching and row.status == "scheduled"):
         status = "dispatching"
     moved_at = row.updated_at if row.status != "scheduled" else None
     return ScheduledCallbackOut(
@@ -55,7 +57,7 @@ def callback_out(row: ScheduledCallback, *, dispatching: bool = False) -> Schedu
         requested_at=row.requested_at,
         scheduled_at=row.fire_at,
         attempted_at=moved_at if row.status in ("placed", "failed") else None,
-        dispatched_at=moved_at if row.status == "placed" else None,
+        dispatched_at=moved_at if status == "dispatched" else None,
         cancelled_at=moved_at if row.status == "cancelled" else None,
         metadata=row.call_metadata,
         created_at=row.created_at,
