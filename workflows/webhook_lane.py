@@ -16,6 +16,8 @@ with workflow.unsafe.imports_passed_through():
     from activities.webhooks import WebhookActivities
     from trunkline.workflow_io import LaneAttemptInput, LaneInput, LaneResult, LaneStep
 
+WAKE_AFTER_RELEASE = "wake-after-release"
+"""Since this patch, a wake that came while the lane was released keeps the workflow going."""
 # An attempt posts once per try; these retries cover only the worker or database failing around it,
 # and are bounded so an attempt that keeps failing that way cannot re-POST forever.
 _ACTIVITY_RETRY = RetryPolicy(
@@ -46,7 +48,8 @@ class WebhookLaneWorkflow:
                 LaneAttemptInput(lane=request.lane, failures=failures),
             )
             if step.empty:
-                if await self._act(WebhookActivities.release_lane, request.lane):
+                released = await self._act(WebhookActivities.release_lane, request.lane)
+                if released and not self._woken_since_release():
                     return LaneResult(lane=request.lane, delivered=delivered)
                 failures, wait = 0, 0.0
                 continue
@@ -59,6 +62,11 @@ class WebhookLaneWorkflow:
                 workflow.continue_as_new(
                     LaneInput(lane=request.lane, failures=failures, wait_seconds=wait)
                 )
+
+    def _woken_since_release(self) -> bool:
+        """A redelivery asked for while the lane was being released (it found the lane still
+        ours, so it only woke us): go on and send it, rather than leave it to the sweep."""
+        return self._wake and workflow.patched(WAKE_AFTER_RELEASE)
 
     async def _sleep(self, seconds: float) -> None:
         """Wait until the next attempt is due, or until asked to retry now."""
