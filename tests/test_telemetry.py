@@ -316,7 +316,7 @@ async def test_one_trace_runs_from_the_request_through_the_workflow(
     names = await eventually(traced, 30)
     assert "StartWorkflow:CallWorkflow" in names["trunkline-api"], names
     assert "RunWorkflow:CallWorkflow" in names["trunkline-worker"], names
-    assert "RunActivity:prepare_call" in names["trunkline-worker"], names
+    assert "RunActivity:prepare_and_queue_call" in names["trunkline-worker"], names
 
 
 def json_lines(process: Process) -> list[dict[str, Any]]:
