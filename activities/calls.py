@@ -56,11 +56,13 @@ from trunkline.webhooks.dispatcher import WebhookDispatcher
 from trunkline.webhooks.endpoints import call_deliveries, call_targets
 from trunkline.webhooks.signing import signature_headers
 from trunkline.workflow_io import (
+    STATUS_RANK,
     TERMINAL_STATUSES,
     AmdSettings,
     CallEventRecord,
     CallInput,
     CallPlan,
+    CallStatus,
     DialOutcome,
     PreCallOutcome,
     PreparedCall,
@@ -453,7 +455,7 @@ class CallActivities:
         """
         try:
             async with self._database.session() as session:
-                lanes, absorbed = await self._store_event(session, record)
+                lanes, absorbed, status = await self._store_event(session, record)
         except IntegrityError:  # stored by an earlier attempt, if it holds our sequence
             async with self._database.session() as session:
                 stored = await _recorded_with(session, record)
@@ -461,19 +463,23 @@ class CallActivities:
                     raise
                 lanes = await self._lanes(session, record.session_id, stored[-1])
                 absorbed = len(stored) - 1
+                found = (await run_core(session, _CALL, {"of_call": record.session_id})).one()
+                status = found.status
         self._dispatcher.submit(lanes)
-        return RecordOutcome(absorbed=absorbed)
+        return RecordOutcome(absorbed=absorbed, status=status)
 
-    async def _store_event(self, session: Any, record: CallEventRecord) -> tuple[list[str], int]:
-        """Store a new event; returns the lanes of the deliveries it queued, and how many
-        provider events it took in before it. Prebuilt Core statements: this runs for every
-        event of every call."""
+    async def _store_event(
+        self, session: Any, record: CallEventRecord
+    ) -> tuple[list[str], int, CallStatus]:
+        """Store a new event; returns the lanes of the deliveries it queued, how many provider
+        events it took in before it, and the call's status now. Prebuilt Core statements: this
+        runs for every event of every call."""
         found = (await run_core(session, _CALL, {"of_call": record.session_id})).one()
         call = Call(**found._mapping)  # detached: its changes are written below
         own, absorbed = await _provider_events(session, record)
         events = taken_in(call, absorbed, record.sequence, record.sequence)
         sequence = record.sequence + len(absorbed)
-        status_changed = call.status != record.status
+        status_changed = STATUS_RANK[record.status] > STATUS_RANK[call.status]
         ending = record.status in TERMINAL_STATUSES and call.ended_at is None
         payload = record.facts
         if record.provider_event_id:
@@ -506,7 +512,7 @@ class CallActivities:
             await run_core(session, _QUEUE_DELIVERIES, [row_of(delivery) for delivery in queued])
         await session.commit()
         _note_lifecycle(call, record.type, ending)
-        return [delivery.lane for delivery in queued], len(absorbed)
+        return [delivery.lane for delivery in queued], len(absorbed), call.status  # type: ignore[return-value]
 
     async def _lanes(self, session: Any, call_id: str, sequence: int) -> list[str]:
         statement = select(WebhookDelivery.lane).where(
@@ -581,7 +587,8 @@ def _advance(call: Call, record: CallEventRecord) -> bool:
     `updated_at` is the caller's to set then)."""
     before = [getattr(call, name) for name in _ADVANCED]
     now = utcnow()
-    call.status = record.status
+    if STATUS_RANK[record.status] >= STATUS_RANK[call.status]:  # never backwards
+        call.status = record.status
     if record.status == "in-progress" and call.answered_at is None:
         call.answered_at = now
     if record.status in TERMINAL_STATUSES and call.ended_at is None:

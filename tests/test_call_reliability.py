@@ -293,3 +293,38 @@ async def test_a_late_record_never_moves_an_ended_call_back(
     async with database.session() as session:
         stored = await session.get_one(Call, call.id)
     assert (stored.status, stored.ended_at is not None) == ("failed", True)
+
+
+async def test_a_record_from_a_stale_status_never_moves_a_call_back(
+    database: Database, settings: Settings
+) -> None:
+    """A workflow task whose result was lost (it timed out under load) ran its record; the
+    task's retry, taking another path, records a hangup with the status from before it. The
+    call stays in progress, and the outcome tells the workflow so it catches up."""
+    async with database.session() as session:
+        organization = (await create_organization(session, "Acme")).organization
+        call = new_call(
+            organization_id=organization.id,
+            direction="outbound",
+            from_number="+14155550100",
+            to_number="+12015550123",
+        )
+        session.add(call)
+        await session.commit()
+    activities = CallActivities(database, settings, None, None, None, None, _NoLanes())  # type: ignore[arg-type]
+    steps = [
+        ("call.dialing", "dialing"),
+        ("call.answered", "in-progress"),
+        ("call.hangup", "ringing"),
+    ]
+    outcomes = [
+        await activities.record_event(
+            CallEventRecord(
+                session_id=call.id, sequence=sequence, source="trunkline", type=kind, status=status
+            )
+        )
+        for sequence, (kind, status) in enumerate(steps, 1)
+    ]
+    assert [outcome.status for outcome in outcomes] == ["dialing", "in-progress", "in-progress"]
+    async with database.session() as session:
+        assert (await session.get_one(Call, call.id)).status == "in-progress"

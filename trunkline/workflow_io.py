@@ -51,6 +51,15 @@ RECIPIENT_PREFIX = "recipient-"
 
 CallStatus = Literal["queued", "dialing", "ringing", "in-progress", "ended", "failed"]
 TERMINAL_STATUSES = ("ended", "failed")
+STATUS_RANK: dict[str, int] = {
+    "queued": 0,
+    "dialing": 1,
+    "ringing": 2,
+    "in-progress": 3,
+    "ended": 4,
+    "failed": 4,
+}
+"""How far along a status is: a call only ever moves to a higher rank."""
 
 
 class CallInput(BaseModel):
@@ -140,6 +149,10 @@ class CallEventRecord(BaseModel):
 class RecordOutcome(BaseModel):
     absorbed: int
     """Provider events stored before the event: the sequence numbers it took."""
+    status: CallStatus | None = None
+    """The call's status once the record is stored. Ahead of the record's own when a workflow
+    task that failed had recorded further (its local activity ran, its result was lost, and the
+    task's retry took another path): the workflow catches up with it."""
 
 
 class PreparedCall(BaseModel):

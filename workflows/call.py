@@ -28,6 +28,7 @@ with workflow.unsafe.imports_passed_through():
     from trunkline.transfers import RETURN_INSTRUCTIONS
     from trunkline.workflow_io import (
         RECIPIENT_PREFIX,
+        STATUS_RANK,
         TERMINAL_STATUSES,
         TRANSFER_END_STATES,
         AgentFailure,
@@ -75,8 +76,6 @@ activity hangs up and starts the report."""
 INDEXED_STATUSES = ("in-progress", "ended", "failed")
 WATCHDOG_MAX = timedelta(minutes=10)
 """The longest a quiet call goes unprobed: a call whose provider events stop ends by then."""
-
-_RANK = {"queued": 0, "dialing": 1, "ringing": 2, "in-progress": 3, "ended": 4, "failed": 4}
 
 
 @workflow.defn
@@ -578,7 +577,11 @@ class CallWorkflow:
         if signal.event_type == "call.initiated" and self._status == "dialing":
             return "ringing"
         answered = signal.event_type in ("call.answered", "call.bridged")
-        if answered and _RANK[self._status] < _RANK["in-progress"] and self._status != "queued":
+        if (
+            answered
+            and STATUS_RANK[self._status] < STATUS_RANK["in-progress"]
+            and self._status != "queued"
+        ):
             return "in-progress"
         return self._status
 
@@ -727,7 +730,7 @@ class CallWorkflow:
         await self._record("trunkline", event_type, status=status, step=step_and_record)
 
     async def _move(self, source: str, event_type: str, status: CallStatus) -> None:
-        if _RANK[status] > _RANK[self._status]:
+        if STATUS_RANK[status] > STATUS_RANK[self._status]:
             await self._record(source, event_type, status=status)
 
     async def _finish(
@@ -785,6 +788,9 @@ class CallWorkflow:
                 self._sequence, self._status_being_recorded = self._sequence - 1, None
                 raise
             self._sequence += outcome.absorbed
+            stored = outcome.status  # ahead of ours after a lost result of a failed task
+            if stored and STATUS_RANK[stored] > STATUS_RANK[new_status]:
+                new_status, changed = stored, True
             self._status, self._status_being_recorded = new_status, None
             if changed and new_status in INDEXED_STATUSES:
                 workflow.upsert_search_attributes([STATUS.value_set(new_status)])
