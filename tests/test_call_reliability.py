@@ -23,7 +23,7 @@ from trunkline.models import Call, utcnow
 from trunkline.organizations import create_organization
 from trunkline.settings import Settings
 from trunkline.unstarted_calls import fail_unstarted_calls
-from trunkline.workflow_io import CallEventRecord
+from trunkline.workflow_io import CallEventRecord, RecordOutcome
 
 
 @pytest.mark.usefixtures("worker")
@@ -262,12 +262,11 @@ class _NoLanes:
         pass
 
 
-async def test_a_late_record_never_moves_an_ended_call_back(
-    database: Database, settings: Settings
-) -> None:
-    """A record whose attempt outlived its timeout (seen under load: a `participant_left` of the
-    ringing phase stored after `call.failed`) keeps its own status in the events, but the call
-    stays failed."""
+async def _recorded(
+    database: Database, settings: Settings, steps: list[tuple[str, str]]
+) -> tuple[Call, list[RecordOutcome]]:
+    """A new outbound call, the `(type, status)` records stored in turn as the workflow's local
+    activity stores them; the call as stored then, and each record's outcome."""
     async with database.session() as session:
         organization = (await create_organization(session, "Acme")).organization
         call = new_call(
@@ -279,19 +278,30 @@ async def test_a_late_record_never_moves_an_ended_call_back(
         session.add(call)
         await session.commit()
     activities = CallActivities(database, settings, None, None, None, None, _NoLanes())  # type: ignore[arg-type]
-    steps = [
-        ("call.dialing", "dialing"),
-        ("call.failed", "failed"),
-        ("participant_left", "ringing"),
-    ]
-    for sequence, (kind, status) in enumerate(steps, 1):
+    outcomes = [
         await activities.record_event(
             CallEventRecord(
                 session_id=call.id, sequence=sequence, source="trunkline", type=kind, status=status
             )
         )
+        for sequence, (kind, status) in enumerate(steps, 1)
+    ]
     async with database.session() as session:
-        stored = await session.get_one(Call, call.id)
+        return await session.get_one(Call, call.id), outcomes
+
+
+async def test_a_late_record_never_moves_an_ended_call_back(
+    database: Database, settings: Settings
+) -> None:
+    """A record whose attempt outlived its timeout (seen under load: a `participant_left` of the
+    ringing phase stored after `call.failed`) keeps its own status in the events, but the call
+    stays failed."""
+    steps = [
+        ("call.dialing", "dialing"),
+        ("call.failed", "failed"),
+        ("participant_left", "ringing"),
+    ]
+    stored, _ = await _recorded(database, settings, steps)
     assert (stored.status, stored.ended_at is not None) == ("failed", True)
 
 
@@ -301,30 +311,11 @@ async def test_a_record_from_a_stale_status_never_moves_a_call_back(
     """A workflow task whose result was lost (it timed out under load) ran its record; the
     task's retry, taking another path, records a hangup with the status from before it. The
     call stays in progress, and the outcome tells the workflow so it catches up."""
-    async with database.session() as session:
-        organization = (await create_organization(session, "Acme")).organization
-        call = new_call(
-            organization_id=organization.id,
-            direction="outbound",
-            from_number="+14155550100",
-            to_number="+12015550123",
-        )
-        session.add(call)
-        await session.commit()
-    activities = CallActivities(database, settings, None, None, None, None, _NoLanes())  # type: ignore[arg-type]
     steps = [
         ("call.dialing", "dialing"),
         ("call.answered", "in-progress"),
         ("call.hangup", "ringing"),
     ]
-    outcomes = [
-        await activities.record_event(
-            CallEventRecord(
-                session_id=call.id, sequence=sequence, source="trunkline", type=kind, status=status
-            )
-        )
-        for sequence, (kind, status) in enumerate(steps, 1)
-    ]
+    stored, outcomes = await _recorded(database, settings, steps)
     assert [outcome.status for outcome in outcomes] == ["dialing", "in-progress", "in-progress"]
-    async with database.session() as session:
-        assert (await session.get_one(Call, call.id)).status == "in-progress"
+    assert stored.status == "in-progress"
