@@ -314,15 +314,6 @@ class CallWorkflow:
         if plan.has_pre_call_webhook:
             await self._pre_call()
         if plan.direction == "outbound":
-            await self._step_then_record(
-                CallActivities.open_room,
-                CallActivities.open_room_then_record,
-                "call.dialing",
-                "dialing",
-            )
-        else:
-            await self._step(CallActivities.open_room)
-        if plan.direction == "outbound":
             await self._connect_outbound(plan)
         else:
             await self._connect_inbound()
@@ -371,7 +362,13 @@ class CallWorkflow:
         await self._record("trunkline", f"pre_call.{outcome.outcome}", detail=detail)
 
     async def _connect_outbound(self, plan: CallPlan) -> None:
-        await self._move("trunkline", "call.dialing", "dialing")
+        await self._step_then_record(
+            CallActivities.open_room,
+            CallActivities.open_room_then_record,
+            "call.dialing",
+            "dialing",
+        )
+        await self._move("trunkline", "call.dialing", "dialing")  # before `FEWER_STEPS`
         dial = workflow.start_activity_method(
             CallActivities.dial,
             CallInput(session_id=self._session_id),
@@ -403,6 +400,7 @@ class CallWorkflow:
         await self._finish("failed", failure.cause, detail=failure.detail)
 
     async def _connect_inbound(self) -> None:
+        await self._step(CallActivities.open_room)
         try:
             await self._step_then_record(
                 CallActivities.bridge,
@@ -415,7 +413,7 @@ class CallWorkflow:
                 await self._finish("ended", "caller_hung_up")
                 return
             raise
-        await self._move("trunkline", "call.bridged", "in-progress")
+        await self._move("trunkline", "call.bridged", "in-progress")  # before `FEWER_STEPS`
 
     async def _converse(self, plan: CallPlan) -> None:
         """In progress: follow events, AMD and requests until the call ends."""
