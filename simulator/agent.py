@@ -88,16 +88,26 @@ class SimulatedAgent:
         machine = leg.far_end is not None and leg.far_end.behaviour == "voicemail"
         heard = 0
         while self._connected(leg):
-            due = [line for line in leg.spoken[heard:] if line["at"] <= time.time()]
-            for line in due:
-                await self._say("user", line["text"])
-                if heard == 0:
-                    await self._report_amd("machine" if machine else "human")
-                if not machine:
-                    await self._say("agent", REPLIES[heard % len(REPLIES)])
-                heard += 1
+            heard = await self._hear(leg, heard, until=time.time(), machine=machine, live=True)
             await self._follow_notices(leg)
             await asyncio.sleep(0.1)
+        if leg.ended_at is not None:
+            await self._hear(leg, heard, until=leg.ended_at, machine=machine, live=False)
+
+    async def _hear(self, leg: Leg, heard: int, *, until: float, machine: bool, live: bool) -> int:
+        """Transcribe the lines spoken by `until` after the first `heard`; answer them while `live`.
+
+        Returns how many lines have been heard. After the far end hangs up, what it said before
+        hanging up still reaches the transcript, as a real agent's speech-to-text delivers it.
+        """
+        for line in [line for line in leg.spoken[heard:] if line["at"] <= until]:
+            await self._say("user", line["text"])
+            if live and heard == 0:
+                await self._report_amd("machine" if machine else "human")
+            if live and not machine:
+                await self._say("agent", REPLIES[heard % len(REPLIES)])
+            heard += 1
+        return heard
 
     async def _follow_notices(self, leg: Leg) -> None:
         """Act on what Trunkline sent the room: announce holds, take a message when asked."""

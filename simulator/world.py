@@ -88,6 +88,7 @@ class Leg:
     room: str | None = None
     identity: str | None = None
     spoken: list[dict[str, Any]] = field(default_factory=list)
+    ended_at: float | None = None
     caller: Caller | None = None
     far_end: FarEnd | None = None
     outcome: asyncio.Future[tuple[int, str] | None] = field(
@@ -559,6 +560,7 @@ class World:
         if leg.state == "ended":
             return
         leg.state = "ended"
+        leg.ended_at = time.time()
         self.webhooks.telnyx(
             "call.hangup",
             leg.telnyx_payload(

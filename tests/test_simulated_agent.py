@@ -52,6 +52,23 @@ async def test_a_demo_call_gets_a_transcript(
     ]
 
 
+async def test_what_the_caller_says_as_it_hangs_up_reaches_the_transcript(
+    tenant: Tenant, simulator: Simulator, receiver: WebhookReceiver, database: Database
+) -> None:
+    simulator.world.on_dispatch = agent_joiner(simulator.world)
+    line = await set_up_line(tenant, receiver)
+    lines = [SpokenLine(text="Hello?"), SpokenLine(text="Bye now.", after_seconds=1.0)]
+    script(simulator, answer_after_seconds=0.1, hangup_after_seconds=1.0, transcript=lines)
+    session = await place_call(line)
+    await call_when(tenant, session["sessionId"], "ended")
+
+    async def users_lines() -> list[str] | None:
+        said = [text for role, text in await transcript(database, session["sessionId"])]
+        return said if "Bye now." in said else None
+
+    assert (await eventually(users_lines))[-1] == "Bye now."
+
+
 async def test_the_agent_recognises_voicemail(
     tenant: Tenant, simulator: Simulator, receiver: WebhookReceiver
 ) -> None:
