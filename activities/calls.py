@@ -7,7 +7,7 @@ import logging
 from datetime import timedelta
 from typing import Any
 
-from sqlalchemy import and_, bindparam, case, insert, or_, update
+from sqlalchemy import and_, bindparam, case, func, insert, or_, update
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import col, select
 from temporalio import activity
@@ -451,34 +451,42 @@ class CallActivities:
 
         Idempotent on the record's sequence number: its first row takes that number, so a retry
         cannot store again; it finds what was stored and submits its deliveries again (a
-        delivery already sent is not sent twice).
+        delivery already sent is not sent twice). A different event under that number was
+        stored by a workflow task whose result was lost and whose retry took another path: this
+        one is stored after it, and the outcome moves the workflow's numbering past both.
         """
         try:
             async with self._database.session() as session:
                 lanes, absorbed, status = await self._store_event(session, record)
-        except IntegrityError:  # stored by an earlier attempt, if it holds our sequence
+        except IntegrityError:  # an earlier attempt or an abandoned path holds our sequence
             async with self._database.session() as session:
                 stored = await _recorded_with(session, record)
                 if not stored:
                     raise
-                lanes = await self._lanes(session, record.session_id, stored[-1])
-                absorbed = len(stored) - 1
-                found = (await run_core(session, _CALL, {"of_call": record.session_id})).one()
-                status = found.status
+                if not _is_stored(record, stored[-1]):
+                    after = await _last_sequence(session, record.session_id)
+                    lanes, absorbed, status = await self._store_event(session, record, after)
+                else:
+                    lanes = await self._lanes(session, record.session_id, stored[-1].sequence)
+                    absorbed = stored[-1].sequence - record.sequence
+                    found = (await run_core(session, _CALL, {"of_call": record.session_id})).one()
+                    status = found.status
         self._dispatcher.submit(lanes)
         return RecordOutcome(absorbed=absorbed, status=status)
 
     async def _store_event(
-        self, session: Any, record: CallEventRecord
+        self, session: Any, record: CallEventRecord, after: int | None = None
     ) -> tuple[list[str], int, CallStatus]:
-        """Store a new event; returns the lanes of the deliveries it queued, how many provider
-        events it took in before it, and the call's status now. Prebuilt Core statements: this
-        runs for every event of every call."""
+        """Store a new event, numbered from the record's sequence (from `after + 1` when an
+        abandoned path took it); returns the lanes of the deliveries it queued, the sequence
+        numbers taken before it, and the call's status now. Prebuilt Core statements: this runs
+        for every event of every call."""
         found = (await run_core(session, _CALL, {"of_call": record.session_id})).one()
         call = Call(**found._mapping)  # detached: its changes are written below
         own, absorbed = await _provider_events(session, record)
-        events = taken_in(call, absorbed, record.sequence, record.sequence)
-        sequence = record.sequence + len(absorbed)
+        first = record.sequence if after is None else after + 1
+        events = taken_in(call, absorbed, first, record.sequence)
+        sequence = first + len(absorbed)
         status_changed = STATUS_RANK[record.status] > STATUS_RANK[call.status]
         ending = record.status in TERMINAL_STATUSES and call.ended_at is None
         payload = record.facts
@@ -512,7 +520,8 @@ class CallActivities:
             await run_core(session, _QUEUE_DELIVERIES, [row_of(delivery) for delivery in queued])
         await session.commit()
         _note_lifecycle(call, record.type, ending)
-        return [delivery.lane for delivery in queued], len(absorbed), call.status  # type: ignore[return-value]
+        taken = sequence - record.sequence
+        return [delivery.lane for delivery in queued], taken, call.status  # type: ignore[return-value]
 
     async def _lanes(self, session: Any, call_id: str, sequence: int) -> list[str]:
         statement = select(WebhookDelivery.lane).where(
@@ -566,10 +575,11 @@ async def _provider_events(
     return own, [event for event in pending if event is not own]
 
 
-async def _recorded_with(session: Any, record: CallEventRecord) -> list[int]:
-    """The sequence numbers a record already stored (a retry), in order; empty if none."""
+async def _recorded_with(session: Any, record: CallEventRecord) -> list[Any]:
+    """The rows (sequence, type, provider event id) stored under a record's sequence number,
+    in order: by an earlier attempt of it, or by an abandoned path; empty if none."""
     statement = (
-        select(CallEvent.sequence)
+        select(CallEvent.sequence, CallEvent.type, CallEvent.provider_event_id)
         .where(
             CallEvent.call_id == record.session_id,
             or_(
@@ -580,6 +590,16 @@ async def _recorded_with(session: Any, record: CallEventRecord) -> list[int]:
         .order_by(col(CallEvent.sequence))
     )
     return list((await session.exec(statement)).all())
+
+
+def _is_stored(record: CallEventRecord, last: Any) -> bool:
+    """Whether the last row stored under the record's sequence is this record's own event."""
+    return (last.type, last.provider_event_id) == (record.type, record.provider_event_id)
+
+
+async def _last_sequence(session: Any, call_id: str) -> int:
+    statement = select(func.max(CallEvent.sequence)).where(CallEvent.call_id == call_id)
+    return (await session.exec(statement)).one()
 
 
 def _advance(call: Call, record: CallEventRecord) -> bool:

@@ -5,6 +5,7 @@ from collections import Counter
 from datetime import timedelta
 
 import pytest
+from sqlmodel import select
 from temporalio.testing import WorkflowEnvironment
 
 from activities.calls import CallActivities
@@ -19,7 +20,7 @@ from tests.servers import free_port, serving
 from tests.waiting import eventually
 from trunkline.calls import new_call
 from trunkline.db import Database
-from trunkline.models import Call, utcnow
+from trunkline.models import Call, CallEvent, utcnow
 from trunkline.organizations import create_organization
 from trunkline.settings import Settings
 from trunkline.unstarted_calls import fail_unstarted_calls
@@ -263,10 +264,11 @@ class _NoLanes:
 
 
 async def _recorded(
-    database: Database, settings: Settings, steps: list[tuple[str, str]]
-) -> tuple[Call, list[RecordOutcome]]:
-    """A new outbound call, the `(type, status)` records stored in turn as the workflow's local
-    activity stores them; the call as stored then, and each record's outcome."""
+    database: Database, settings: Settings, steps: list[tuple[int, str, str]]
+) -> tuple[Call, list[RecordOutcome], list[tuple[int, str]]]:
+    """A new outbound call, the `(sequence, type, status)` records stored in turn as the
+    workflow's local activity stores them; the call as stored then, each record's outcome and
+    the events stored, as (sequence, type)."""
     async with database.session() as session:
         organization = (await create_organization(session, "Acme")).organization
         call = new_call(
@@ -284,10 +286,12 @@ async def _recorded(
                 session_id=call.id, sequence=sequence, source="trunkline", type=kind, status=status
             )
         )
-        for sequence, (kind, status) in enumerate(steps, 1)
+        for sequence, kind, status in steps
     ]
     async with database.session() as session:
-        return await session.get_one(Call, call.id), outcomes
+        rows = select(CallEvent.sequence, CallEvent.type).where(CallEvent.call_id == call.id)
+        stored = sorted((await session.exec(rows)).all())
+        return await session.get_one(Call, call.id), outcomes, [tuple(row) for row in stored]
 
 
 async def test_a_late_record_never_moves_an_ended_call_back(
@@ -297,11 +301,11 @@ async def test_a_late_record_never_moves_an_ended_call_back(
     ringing phase stored after `call.failed`) keeps its own status in the events, but the call
     stays failed."""
     steps = [
-        ("call.dialing", "dialing"),
-        ("call.failed", "failed"),
-        ("participant_left", "ringing"),
+        (1, "call.dialing", "dialing"),
+        (2, "call.failed", "failed"),
+        (3, "participant_left", "ringing"),
     ]
-    stored, _ = await _recorded(database, settings, steps)
+    stored, _, _ = await _recorded(database, settings, steps)
     assert (stored.status, stored.ended_at is not None) == ("failed", True)
 
 
@@ -312,10 +316,29 @@ async def test_a_record_from_a_stale_status_never_moves_a_call_back(
     task's retry, taking another path, records a hangup with the status from before it. The
     call stays in progress, and the outcome tells the workflow so it catches up."""
     steps = [
-        ("call.dialing", "dialing"),
-        ("call.answered", "in-progress"),
-        ("call.hangup", "ringing"),
+        (1, "call.dialing", "dialing"),
+        (2, "call.answered", "in-progress"),
+        (3, "call.hangup", "ringing"),
     ]
-    stored, outcomes = await _recorded(database, settings, steps)
+    stored, outcomes, _ = await _recorded(database, settings, steps)
     assert [outcome.status for outcome in outcomes] == ["dialing", "in-progress", "in-progress"]
     assert stored.status == "in-progress"
+
+
+async def test_a_record_under_an_abandoned_records_sequence_is_stored_after_it(
+    database: Database, settings: Settings
+) -> None:
+    """A workflow task that timed out stored `call.answered` as event 2 and its result was
+    lost; the task's retry took another path and records the hangup as event 2. The hangup is
+    stored after the abandoned event, not taken for it, and the outcome moves the workflow's
+    numbering past both; a retry of the hangup's record stores nothing more."""
+    steps = [
+        (1, "call.dialing", "dialing"),
+        (2, "call.answered", "in-progress"),
+        (2, "call.hangup", "ended"),
+        (2, "call.hangup", "ended"),
+    ]
+    stored, outcomes, events = await _recorded(database, settings, steps)
+    assert events == [(1, "call.dialing"), (2, "call.answered"), (3, "call.hangup")]
+    assert [outcome.absorbed for outcome in outcomes] == [0, 0, 1, 1]
+    assert stored.status == "ended"
