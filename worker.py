@@ -22,6 +22,7 @@ from activities.reports import ReportActivities
 from activities.transfers import TransferActivities
 from activities.webhooks import WebhookActivities
 from trunkline import logs, tracing
+from trunkline.calls.unstarted import fail_unstarted_calls
 from trunkline.db import Database
 from trunkline.metrics import WORKER_READY, process_telemetry
 from trunkline.models import utcnow
@@ -29,7 +30,6 @@ from trunkline.providers.livekit import LiveKitAdapter
 from trunkline.providers.telnyx import TelnyxAdapter
 from trunkline.settings import SettingError, Settings, get_settings
 from trunkline.temporal import connect, ensure_search_attributes
-from trunkline.unstarted_calls import fail_unstarted_calls
 from trunkline.webhooks.client import WebhookClient
 from trunkline.webhooks.dispatcher import WebhookDispatcher
 from trunkline.webhooks.sender import LaneSender

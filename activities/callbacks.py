@@ -10,7 +10,7 @@ from temporalio.client import Client
 from temporalio.exceptions import ApplicationError
 
 from trunkline.callbacks import set_status
-from trunkline.calls import CallRequestError, create_outbound_call
+from trunkline.calls.store import CallRequestError, create_outbound_call
 from trunkline.db import Database
 from trunkline.models import ScheduledCallback, utcnow
 from trunkline.workflow_io import CallbackInput, CallbackPlan, CallbackResult

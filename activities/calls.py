@@ -15,24 +15,24 @@ from temporalio.client import Client
 from temporalio.exceptions import ApplicationError
 
 from activities.common import dial_once, load_call
-from trunkline.call_config import (
+from trunkline.calls.config import (
     ResolvedConfig,
     apply_layer,
     parse_pre_call_response,
     resolve,
     split_template,
 )
-from trunkline.call_events import taken_in, unrecorded
-from trunkline.call_signals import SESSION_HEADER, phone_participant
-from trunkline.call_webhooks import (
+from trunkline.calls.events import taken_in, unrecorded
+from trunkline.calls.forwarding import forwarded_from
+from trunkline.calls.signals import SESSION_HEADER, phone_participant
+from trunkline.calls.store import agent_token
+from trunkline.calls.webhook_payloads import (
     notifies_customer,
     pre_call_payload,
     status_payload,
     transfer_webhook_fields,
 )
-from trunkline.calls import agent_token
 from trunkline.db import Database, row_of, run_core
-from trunkline.forwarding import forwarded_from
 from trunkline.metrics import CALLS_ENDED, CALLS_STARTED
 from trunkline.models import (
     Agent,

@@ -13,9 +13,10 @@ from temporalio.client import Client, WorkflowExecutionStatus
 from activities.common import load_call
 from trunkline.analysis.llm import LlmAnalysisFailed, LlmAnalyzer
 from trunkline.analysis.rules import Analysis, CallFacts, analyze
-from trunkline.call_events import take_in_late_events
 from trunkline.callbacks import callee_zone, schedule_requested_callback
-from trunkline.calls import call_party
+from trunkline.calls.events import take_in_late_events
+from trunkline.calls.recordings import failed_reason, missing_reason, start_failure
+from trunkline.calls.store import call_party
 from trunkline.costs import cost_breakdown
 from trunkline.db import Database
 from trunkline.models import (
@@ -27,7 +28,6 @@ from trunkline.models import (
 from trunkline.pipeline import AnalysisConfig
 from trunkline.providers.errors import ProviderError
 from trunkline.providers.livekit import LiveKitAdapter, Recording
-from trunkline.recordings import failed_reason, missing_reason, start_failure
 from trunkline.reports import (
     charge_once,
     gather_facts,

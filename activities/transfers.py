@@ -7,14 +7,14 @@ from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
 from activities.common import dial_once, heartbeating, load_call
-from trunkline.call_signals import CONSULTATION_HEADER, phone_participant
-from trunkline.calls import agent_token, call_party, screening_scope
+from trunkline.calls.signals import CONSULTATION_HEADER, phone_participant
+from trunkline.calls.store import agent_token, call_party, screening_scope
+from trunkline.calls.transcripts import transcript
 from trunkline.db import Database
 from trunkline.models import Call, Transfer, TransferAttempt, utcnow
 from trunkline.providers.errors import CallFailed, ProviderError, ProviderRejected
 from trunkline.providers.livekit import DialRequest, LiveKitAdapter
 from trunkline.settings import Settings
-from trunkline.transcripts import transcript
 from trunkline.transfers import (
     add_attempt,
     apply_state,

@@ -6,7 +6,8 @@ from temporalio.client import Client
 from temporalio.common import WorkflowIDConflictPolicy
 from temporalio.service import RPCError, RPCStatusCode
 
-from trunkline.call_signals import (
+from trunkline.callbacks import cancel_for_caller
+from trunkline.calls.signals import (
     call_for_event,
     consultation_room,
     moves_call,
@@ -14,8 +15,7 @@ from trunkline.call_signals import (
     telnyx_payload,
     transfer_of_room,
 )
-from trunkline.callbacks import cancel_for_caller
-from trunkline.calls import create_inbound_call
+from trunkline.calls.store import create_inbound_call
 from trunkline.models import CallEvent, PhoneNumber, ProviderEvent, utcnow
 from trunkline.phone_numbers import allows_inbound
 from trunkline.provider_events import mark_dispatched

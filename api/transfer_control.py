@@ -21,7 +21,7 @@ from api.schemas.transfers import (
 )
 from api.updates import run_update
 from trunkline import transfers
-from trunkline.calls import CallRequestError, our_number, resolve_caller_id
+from trunkline.calls.store import CallRequestError, our_number, resolve_caller_id
 from trunkline.ids import new_id
 from trunkline.models import Call, Transfer, TransferAttempt
 from trunkline.pipeline import TransferCallTool, TransferDestination

@@ -7,7 +7,7 @@ import pytest
 
 from trunkline.analysis.callback_time import find_callback_request
 from trunkline.analysis.rules import CallFacts, analyze, extract
-from trunkline.calling_window import next_in_window
+from trunkline.calls.calling_window import next_in_window
 from trunkline.costs import RateCard, billable_minutes, cost_breakdown
 from trunkline.number_zones import zone_for_number
 from trunkline.pipeline import ExtractionRule

@@ -18,12 +18,12 @@ from tests.processes import start_worker_process, stop_worker_processes
 from tests.receiver import WebhookReceiver
 from tests.servers import free_port, serving
 from tests.waiting import eventually
-from trunkline.calls import new_call
+from trunkline.calls.store import new_call
+from trunkline.calls.unstarted import fail_unstarted_calls
 from trunkline.db import Database
 from trunkline.models import Call, CallEvent, utcnow
 from trunkline.organizations import create_organization
 from trunkline.settings import Settings
-from trunkline.unstarted_calls import fail_unstarted_calls
 from trunkline.workflow_io import CallEventRecord, RecordOutcome
 
 

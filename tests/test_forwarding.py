@@ -4,7 +4,7 @@ from typing import Any
 
 import pytest
 
-from trunkline.forwarding import (
+from trunkline.calls.forwarding import (
     ForwardedFrom,
     forwarded_from,
     normalize_number,

@@ -21,9 +21,9 @@ from tests.conftest import Tenant
 from tests.receiver import WebhookReceiver
 from tests.servers import serving
 from tests.waiting import eventually
+from trunkline.calls.recordings import missing_reason
 from trunkline.db import Database
 from trunkline.models import Call, utcnow
-from trunkline.recordings import missing_reason
 from trunkline.settings import Settings
 from worker import running_worker
 

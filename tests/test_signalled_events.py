@@ -2,7 +2,7 @@
 
 import pytest
 
-from trunkline.call_signals import CallRef, moves_call
+from trunkline.calls.signals import CallRef, moves_call
 from trunkline.workflow_io import ProviderSignal
 
 

@@ -10,8 +10,8 @@ import pytest
 from simulator.app import Simulator
 from tests.conftest import RunningApi
 from tests.waiting import eventually
+from trunkline.calls.forwarding import forwarded_from
 from trunkline.db import Database
-from trunkline.forwarding import forwarded_from
 from trunkline.models import ProviderEvent
 from trunkline.provider_events import recent
 from trunkline.providers.livekit import DialRequest, LiveKitAdapter

@@ -4,7 +4,7 @@ import pytest
 
 from api.errors import ApiError
 from api.transfer_control import tool_destinations
-from trunkline.call_signals import consultation_room, signal_for, transfer_of_room
+from trunkline.calls.signals import consultation_room, signal_for, transfer_of_room
 from trunkline.models import ProviderEvent, TranscriptEntry
 from trunkline.pipeline import TransferCallTool
 from trunkline.transfers import call_summary

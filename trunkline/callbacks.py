@@ -14,8 +14,8 @@ from sqlalchemy.exc import IntegrityError
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from trunkline.calling_window import next_in_window, parse_clock
-from trunkline.calls import call_party, our_number
+from trunkline.calls.calling_window import next_in_window, parse_clock
+from trunkline.calls.store import call_party, our_number
 from trunkline.ids import new_id
 from trunkline.models import Call, CallReport, Organization, ScheduledCallback, utcnow
 from trunkline.number_zones import zone_for_number

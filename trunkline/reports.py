@@ -10,7 +10,8 @@ from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from trunkline.analysis.rules import Analysis, CallFacts
-from trunkline.calls import call_party
+from trunkline.calls.store import call_party
+from trunkline.calls.transcripts import transcript, transcript_wire
 from trunkline.credits import move_credits
 from trunkline.models import (
     Agent,
@@ -25,7 +26,6 @@ from trunkline.models import (
 )
 from trunkline.organizations import MICROS_PER_CREDIT
 from trunkline.pipeline import AnalysisConfig
-from trunkline.transcripts import transcript, transcript_wire
 from trunkline.transfers import attempts_of, messages_of, transfers_of_call
 
 

@@ -31,15 +31,15 @@ from api.transfer_control import (
     warm_transfer,
 )
 from api.updates import run_update
-from trunkline.calls import (
+from trunkline.calls.store import (
     CALL_AGENT_SCOPE,
     agent_token_grant,
     get_call_by_id,
     screened_attempt,
 )
+from trunkline.calls.transcripts import append_entries
 from trunkline.models import Call, CallMessage
 from trunkline.pipeline import TransferCallTool
-from trunkline.transcripts import append_entries
 from trunkline.workflow_io import AgentFailure, HangupRequest, ScreeningReport
 from workflows.call import CallWorkflow
 from workflows.warm_transfer import WarmTransferWorkflow

@@ -20,8 +20,9 @@ from api.schemas.agents import (
     AgentUpdate,
 )
 from api.schemas.common import Instant, PageCursor, PageLimit
-from trunkline import agents, calls
+from trunkline import agents
 from trunkline.callbacks import cancel_for_agent
+from trunkline.calls import store as call_store
 from trunkline.models import Agent
 from trunkline.pipeline import DEFAULT_LANGUAGE
 from trunkline.workflow_starts import wake_cancelled_callback
@@ -180,7 +181,7 @@ async def list_agent_calls(
 ) -> AgentCallPage:
     """The agent's calls, newest first; `since` keeps those created at or after it."""
     agent = await _owned_agent(session, organization.id, agent_id)
-    page = await calls.list_calls(
+    page = await call_store.list_calls(
         session, organization.id, limit, cursor, agent_id=agent.id, created_after=since
     )
     entries = [call_out(call) for call in page.rows]

@@ -20,7 +20,7 @@ from api.schemas.callbacks import (
 from api.schemas.common import PageCursor
 from trunkline import callbacks
 from trunkline.agents import get_agent
-from trunkline.calls import CallRequestError, resolve_caller_id
+from trunkline.calls.store import CallRequestError, resolve_caller_id
 from trunkline.models import ScheduledCallback, utcnow
 from trunkline.workflow_starts import dispatch_callback_now, start_callback, wake_cancelled_callback
 

@@ -27,14 +27,15 @@ from api.schemas.common import Instant, PageCursor, PageLimit
 from api.schemas.reports import ReportOut
 from api.transfer_control import transfer_out
 from api.updates import request_update, run_update
-from trunkline import calls, transfers
+from trunkline import transfers
+from trunkline.calls import store as call_store
+from trunkline.calls.transcripts import transcript, transcript_wire
 from trunkline.ids import new_id
 from trunkline.models import Call, CallEvent, CallReport, utcnow
 from trunkline.phone import E164
 from trunkline.pipeline import DEFAULT_LANGUAGE
 from trunkline.providers.livekit import room_join_token, websocket_url
 from trunkline.reports import latest_report, report_body
-from trunkline.transcripts import transcript, transcript_wire
 from trunkline.workflow_io import TERMINAL_STATUSES, CallStatus, HangupRequest
 from trunkline.workflow_starts import start_call
 from workflows.call import CallWorkflow
@@ -132,7 +133,7 @@ async def _report_out(session: DbSession, call: Call, report: CallReport) -> Rep
 
 async def owned_call(session: DbSession, organization_id: str, call_id: str) -> Call:
     return await find_owned(
-        "call", call_id, lambda: calls.get_call(session, organization_id, call_id)
+        "call", call_id, lambda: call_store.get_call(session, organization_id, call_id)
     )
 
 
@@ -150,10 +151,10 @@ async def place_phone_call(
 ) -> SessionOut:
     """Place an outbound call with an agent; the call runs as a Temporal workflow."""
     try:
-        call, _ = await calls.create_outbound_call(
+        call, _ = await call_store.create_outbound_call(
             session, organization.id, body.canonical(), idempotency_key
         )
-    except calls.CallRequestError as error:
+    except call_store.CallRequestError as error:
         if error.code in _STATUS_OF:
             raise ApiError(_STATUS_OF[error.code], error.code, error.message) from error
         raise invalid_field(error.code, error.message, error.field) from error
@@ -177,7 +178,7 @@ async def list_calls(
     created_after: Annotated[Instant | None, Query(alias="createdAfter")] = None,
     created_before: Annotated[Instant | None, Query(alias="createdBefore")] = None,
 ) -> CallPage:
-    page = await calls.list_calls(
+    page = await call_store.list_calls(
         session,
         organization.id,
         limit,
@@ -214,7 +215,7 @@ async def list_call_events(
 ) -> CallEventPage:
     """The call's events in order; pass `next_cursor` as `cursor` for the ones after."""
     call = await owned_call(session, organization.id, call_id)
-    events = await calls.list_events(session, call.id, limit + 1, int(cursor or 0))
+    events = await call_store.list_events(session, call.id, limit + 1, int(cursor or 0))
     more = len(events) > limit
     events = events[:limit]
     return CallEventPage(

@@ -9,9 +9,9 @@ from api.deps import AppSettings, CurrentOrganization, DbSession, Temporal
 from api.errors import ApiError, error_responses, not_found
 from api.routes.calls import owned_call
 from api.schemas.reports import CallTranscriptOut, FinalizeBody, FinalizeOut, ReportOut
+from trunkline.calls.transcripts import transcript, transcript_wire
 from trunkline.models import Call
 from trunkline.reports import cost_micro_usd, latest_report, report_body, report_version
-from trunkline.transcripts import transcript, transcript_wire
 from trunkline.workflow_io import TERMINAL_STATUSES, ReportRequest
 from trunkline.workflow_starts import start_report
 

@@ -9,7 +9,7 @@ from sqlalchemy import bindparam, func, or_
 from sqlmodel import select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from trunkline.call_signals import signal_for
+from trunkline.calls.signals import signal_for
 from trunkline.db import run_core
 from trunkline.models import Call, CallEvent, ProviderEvent
 

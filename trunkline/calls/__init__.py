@@ -1,0 +1,1 @@
+"""Calls: rows, pipeline config, events and signals, webhook payloads, recordings, transcripts."""
