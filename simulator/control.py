@@ -9,7 +9,7 @@ from simulator.provider_webhooks import Misbehaviour, ProviderWebhooks
 from simulator.scripts import Caller, Directory, FarEnd
 from simulator.telnyx_api import NumberInventory
 from simulator.world import World
-from trunkline.phone import E164
+from trunkline.numbers.e164 import E164
 from trunkline.pipeline import ApiModel
 
 

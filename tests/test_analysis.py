@@ -9,7 +9,7 @@ from trunkline.analysis.callback_time import find_callback_request
 from trunkline.analysis.rules import CallFacts, analyze, extract
 from trunkline.calls.calling_window import next_in_window
 from trunkline.costs import RateCard, billable_minutes, cost_breakdown
-from trunkline.number_zones import zone_for_number
+from trunkline.numbers.zones import zone_for_number
 from trunkline.pipeline import ExtractionRule
 
 NEW_YORK = ZoneInfo("America/New_York")

@@ -11,7 +11,7 @@ from trunkline.calls.forwarding import (
     parse_diversion,
     parse_history_info,
 )
-from trunkline.phone import check_e164
+from trunkline.numbers.e164 import check_e164
 
 DIALED = "+15551230000"
 ORIGINAL = "+15557654321"

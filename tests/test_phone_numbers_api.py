@@ -9,7 +9,7 @@ import pytest
 from simulator.app import Simulator
 from tests.conftest import RunningApi, Tenant, new_tenant
 from trunkline.db import Database
-from trunkline.phone_numbers import next_renewal
+from trunkline.numbers.store import next_renewal
 
 TRUNK_INSTALLATION = "00000000-0000-4000-8000-000000000010"
 

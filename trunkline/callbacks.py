@@ -18,9 +18,9 @@ from trunkline.calls.calling_window import next_in_window, parse_clock
 from trunkline.calls.store import call_party, our_number
 from trunkline.ids import new_id
 from trunkline.models import Call, CallReport, Organization, ScheduledCallback, utcnow
-from trunkline.number_zones import zone_for_number
+from trunkline.numbers.e164 import is_e164
+from trunkline.numbers.zones import zone_for_number
 from trunkline.pagination import PageOf, paginate
-from trunkline.phone import is_e164
 
 MAX_AHEAD = timedelta(days=366)
 """How far ahead a callback may be asked for: a year (and a leap day)."""

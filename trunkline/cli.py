@@ -171,7 +171,7 @@ def _update_org(args: argparse.Namespace) -> int:
 
 
 def _verify_org(args: argparse.Namespace) -> int:
-    from trunkline.kyb import KybError, verify
+    from trunkline.numbers.kyb import KybError, verify
 
     try:
         reviewed = _with_session(

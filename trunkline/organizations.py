@@ -9,8 +9,8 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from trunkline.credentials import generate_api_key, generate_webhook_secret, hash_api_key
 from trunkline.credits import grant_opening_balance, move_credits, set_balance
-from trunkline.kyb import follow_verification
 from trunkline.models import ApiKey, Organization, utcnow
+from trunkline.numbers.kyb import follow_verification
 
 MICROS_PER_CREDIT = 1_000_000
 MAX_CREDITS = 1e12

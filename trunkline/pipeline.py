@@ -20,7 +20,7 @@ from pydantic import (
 )
 from pydantic.alias_generators import to_camel
 
-from trunkline.phone import E164
+from trunkline.numbers.e164 import E164
 
 
 def _refuse_nul(value: Any) -> None:

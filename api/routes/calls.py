@@ -32,7 +32,7 @@ from trunkline.calls import store as call_store
 from trunkline.calls.transcripts import transcript, transcript_wire
 from trunkline.ids import new_id
 from trunkline.models import Call, CallEvent, CallReport, utcnow
-from trunkline.phone import E164
+from trunkline.numbers.e164 import E164
 from trunkline.pipeline import DEFAULT_LANGUAGE
 from trunkline.providers.livekit import room_join_token, websocket_url
 from trunkline.reports import latest_report, report_body

@@ -14,8 +14,8 @@ from api.schemas.phone_numbers import (
     KybSubmissionOut,
     KybSubmit,
 )
-from trunkline import kyb
 from trunkline.models import KybSubmission
+from trunkline.numbers import kyb
 from trunkline.organizations import api_key_id
 
 router = APIRouter(prefix="/kyb")

@@ -21,11 +21,11 @@ from api.schemas.phone_numbers import (
     SetupStatusOut,
     SipTrunkImport,
 )
-from trunkline import phone_numbers
 from trunkline.models import PhoneNumber, utcnow
+from trunkline.numbers import store as number_store
+from trunkline.numbers.e164 import national_format
+from trunkline.numbers.store import Direction, PhoneNumberError
 from trunkline.organizations import MICROS_PER_CREDIT
-from trunkline.phone import national_format
-from trunkline.phone_numbers import Direction, PhoneNumberError
 from trunkline.providers.errors import ProviderError, ProviderRejected
 from trunkline.providers.telnyx import AvailableNumber, TelnyxAdapter
 
@@ -66,14 +66,14 @@ def _provider_failed(error: ProviderError) -> ApiError:
 
 def _out(number: PhoneNumber) -> PhoneNumberOut:
     """The SDK's PhoneNumberRow: the stored number and what derives from it."""
-    setup = phone_numbers.setup_status(number)
+    setup = number_store.setup_status(number)
     managed = number.source == "managed"
     return PhoneNumberOut(
         **number.model_dump(),
         provider_resource_id=number.provider_number_id,
         telnyx_phone_number_id=number.provider_number_id,
         setup_status=SetupStatusOut(**asdict(setup), status=setup.status),
-        next_charge_at=phone_numbers.next_renewal(number.created_at, utcnow()),
+        next_charge_at=number_store.next_renewal(number.created_at, utcnow()),
         last_charged_at=number.created_at if managed else None,
     )
 
@@ -105,7 +105,7 @@ async def _owned(session: DbSession, organization_id: str, number_id: str) -> Ph
     return await find_owned(
         "phone number",
         number_id,
-        lambda: phone_numbers.get_number(session, organization_id, number_id),
+        lambda: number_store.get_number(session, organization_id, number_id),
     )
 
 
@@ -138,7 +138,7 @@ async def buy_phone_number(
     """Buy a managed number: needs business verification and enough credits."""
     price = round(settings.managed_number_price_credits * MICROS_PER_CREDIT)
     try:
-        number = await phone_numbers.buy_number(
+        number = await number_store.buy_number(
             session,
             organization,
             _new_number(body, organization.id),
@@ -166,7 +166,7 @@ async def import_sip_trunk_number(
     """Register a number you already own, reached through your SIP trunk
     (`/import-sip-trunk`, its former path, still works)."""
     try:
-        number = await phone_numbers.import_number(session, _new_number(body, organization.id))
+        number = await number_store.import_number(session, _new_number(body, organization.id))
     except PhoneNumberError as exc:
         raise _rule_broken(exc) from exc
     return _out(number)
@@ -184,7 +184,7 @@ async def list_phone_numbers(
     direction: Direction | None = None,
 ) -> list[PhoneNumberOut]:
     """Your numbers, newest first; a `Link: <…>; rel="next"` header points at any more."""
-    page = await phone_numbers.list_numbers(
+    page = await number_store.list_numbers(
         session, organization.id, limit, cursor, agent_id, direction
     )
     link_next(request, response, page.next_cursor)
@@ -204,7 +204,7 @@ async def update_phone_number(
 ) -> PhoneNumberOut:
     number = await _owned(session, organization.id, number_id)
     try:
-        updated = await phone_numbers.update_number(
+        updated = await number_store.update_number(
             session, number, body.model_dump(by_alias=False, exclude_unset=True)
         )
     except PhoneNumberError as exc:
@@ -219,7 +219,7 @@ async def release_phone_number(
     """Release the number: a managed one goes back to the carrier."""
     number = await _owned(session, organization.id, number_id)
     try:
-        await phone_numbers.release_number(session, number, telnyx)
+        await number_store.release_number(session, number, telnyx)
     except ProviderError as exc:
         raise ApiError(502, "provider_error", f"the carrier could not release it: {exc}") from exc
     return ReleasedOut(released=True, id=number_id)

@@ -8,7 +8,7 @@ from pydantic import Field, model_validator
 from api.schemas.common import Instant, ResponseModel, SnakeResponseModel
 from api.schemas.reports import ReportOut, TranscriptOut
 from api.schemas.transfers import CallTransferOut
-from trunkline.phone import E164
+from trunkline.numbers.e164 import E164
 from trunkline.pipeline import (
     ApiModel,
     Constraints,

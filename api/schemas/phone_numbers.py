@@ -6,8 +6,8 @@ from typing import Annotated, Literal
 from pydantic import Field, StrictBool, model_validator
 
 from api.schemas.common import ResponseModel
-from trunkline.phone import E164
-from trunkline.phone_numbers import Direction
+from trunkline.numbers.e164 import E164
+from trunkline.numbers.store import Direction
 from trunkline.pipeline import ApiModel, ShortText
 from trunkline.templates import DispatchTemplate
 

@@ -6,7 +6,7 @@ from typing import Annotated, Any, Literal
 from pydantic import Field, StrictBool, model_validator
 
 from api.schemas.common import SnakeResponseModel
-from trunkline.phone import E164
+from trunkline.numbers.e164 import E164
 from trunkline.pipeline import (
     ApiModel,
     HttpUrlText,

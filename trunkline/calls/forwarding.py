@@ -6,7 +6,7 @@ from dataclasses import dataclass, replace
 from typing import Any
 from urllib.parse import unquote
 
-from trunkline.phone import check_e164
+from trunkline.numbers.e164 import check_e164
 
 _NAME_ADDR = re.compile(r'(?:"(?:[^"\\]|\\.)*"|[^"<]*)\s*<([^>]*)>(.*)', re.DOTALL)
 _DIALLABLE = re.compile(r"\+?[\d\s().-]+")

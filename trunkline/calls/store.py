@@ -13,8 +13,8 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from trunkline.agents import get_agent
 from trunkline.ids import new_id
 from trunkline.models import Call, CallEvent, PhoneNumber
+from trunkline.numbers.store import allows_outbound
 from trunkline.pagination import PageOf, paginate
-from trunkline.phone_numbers import allows_outbound
 from trunkline.prompt_variables import PROMPT_KEYS, missing_names, prompt_values
 
 

@@ -1,0 +1,1 @@
+"""Phone numbers: rows, E.164, local time zones, and the business verification buying needs."""
