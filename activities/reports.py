@@ -11,13 +11,10 @@ from temporalio import activity
 from temporalio.client import Client, WorkflowExecutionStatus
 
 from activities.common import load_call
-from trunkline.analysis.llm import LlmAnalysisFailed, LlmAnalyzer
-from trunkline.analysis.rules import Analysis, CallFacts, analyze
 from trunkline.callbacks import callee_zone, schedule_requested_callback
 from trunkline.calls.events import take_in_late_events
 from trunkline.calls.recordings import failed_reason, missing_reason, start_failure
 from trunkline.calls.store import call_party
-from trunkline.costs import cost_breakdown
 from trunkline.db import Database
 from trunkline.models import (
     Call,
@@ -28,7 +25,10 @@ from trunkline.models import (
 from trunkline.pipeline import AnalysisConfig
 from trunkline.providers.errors import ProviderError
 from trunkline.providers.livekit import LiveKitAdapter, Recording
-from trunkline.reports import (
+from trunkline.reports.analysis.llm import LlmAnalysisFailed, LlmAnalyzer
+from trunkline.reports.analysis.rules import Analysis, CallFacts, analyze
+from trunkline.reports.costs import cost_breakdown
+from trunkline.reports.store import (
     charge_once,
     gather_facts,
     latest_report,

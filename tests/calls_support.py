@@ -9,7 +9,7 @@ from tests.conftest import Tenant
 from tests.receiver import WebhookReceiver
 from tests.waiting import eventually
 from trunkline.db import Database
-from trunkline.reports import latest_report
+from trunkline.reports.store import latest_report
 
 OUR_NUMBER = "+14155550100"
 CALLEE = "+12015551234"

@@ -5,12 +5,12 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from trunkline.analysis.callback_time import find_callback_request
-from trunkline.analysis.rules import CallFacts, analyze, extract
 from trunkline.calls.calling_window import next_in_window
-from trunkline.costs import RateCard, billable_minutes, cost_breakdown
 from trunkline.numbers.zones import zone_for_number
 from trunkline.pipeline import ExtractionRule
+from trunkline.reports.analysis.callback_time import find_callback_request
+from trunkline.reports.analysis.rules import CallFacts, analyze, extract
+from trunkline.reports.costs import RateCard, billable_minutes, cost_breakdown
 
 NEW_YORK = ZoneInfo("America/New_York")
 ENDED = datetime(2026, 11, 24, 20, 0, tzinfo=UTC)  # Tuesday, 15:00 in New York

@@ -7,7 +7,7 @@ from typing import Literal
 from pydantic import BaseModel, Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from trunkline.costs import RateCard
+from trunkline.reports.costs import RateCard
 
 
 class SettingError(Exception):

@@ -35,7 +35,7 @@ from trunkline.models import Call, CallEvent, CallReport, utcnow
 from trunkline.numbers.e164 import E164
 from trunkline.pipeline import DEFAULT_LANGUAGE
 from trunkline.providers.livekit import room_join_token, websocket_url
-from trunkline.reports import latest_report, report_body
+from trunkline.reports.store import latest_report, report_body
 from trunkline.workflow_io import TERMINAL_STATUSES, CallStatus, HangupRequest
 from trunkline.workflow_starts import start_call
 from workflows.call import CallWorkflow

@@ -11,7 +11,7 @@ from api.routes.calls import owned_call
 from api.schemas.reports import CallTranscriptOut, FinalizeBody, FinalizeOut, ReportOut
 from trunkline.calls.transcripts import transcript, transcript_wire
 from trunkline.models import Call
-from trunkline.reports import cost_micro_usd, latest_report, report_body, report_version
+from trunkline.reports.store import cost_micro_usd, latest_report, report_body, report_version
 from trunkline.workflow_io import TERMINAL_STATUSES, ReportRequest
 from trunkline.workflow_starts import start_report
 

@@ -7,7 +7,7 @@ from typing import Any
 import httpx
 from pydantic import BaseModel, ValidationError
 
-from trunkline.analysis.rules import OUTCOMES, Analysis, CallFacts
+from trunkline.reports.analysis.rules import OUTCOMES, Analysis, CallFacts
 
 INSTRUCTIONS = """You analyse a finished phone call between an AI agent and a person.
 Answer with one JSON object and nothing else:

@@ -6,8 +6,8 @@ from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from trunkline.analysis.callback_time import CallbackRequest, find_callback_request
 from trunkline.pipeline import ExtractionRule
+from trunkline.reports.analysis.callback_time import CallbackRequest, find_callback_request
 
 OUTCOMES = (
     "completed",

@@ -9,7 +9,6 @@ from sqlalchemy.exc import IntegrityError
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from trunkline.analysis.rules import Analysis, CallFacts
 from trunkline.calls.store import call_party
 from trunkline.calls.transcripts import transcript, transcript_wire
 from trunkline.credits import move_credits
@@ -26,6 +25,7 @@ from trunkline.models import (
 )
 from trunkline.organizations import MICROS_PER_CREDIT
 from trunkline.pipeline import AnalysisConfig
+from trunkline.reports.analysis.rules import Analysis, CallFacts
 from trunkline.transfers import attempts_of, messages_of, transfers_of_call
 
 
