@@ -18,7 +18,7 @@ from trunkline.calls.signals import (
 from trunkline.calls.store import create_inbound_call
 from trunkline.models import CallEvent, PhoneNumber, ProviderEvent, utcnow
 from trunkline.numbers.store import allows_inbound
-from trunkline.provider_events import mark_dispatched
+from trunkline.providers.events import mark_dispatched
 from trunkline.workflow_io import ProviderSignal, RejectInput
 from trunkline.workflow_starts import start_call, wake_cancelled_callback
 from workflows.call import CallWorkflow

@@ -13,7 +13,7 @@ from tests.waiting import eventually
 from trunkline.calls.forwarding import forwarded_from
 from trunkline.db import Database
 from trunkline.models import ProviderEvent
-from trunkline.provider_events import recent
+from trunkline.providers.events import recent
 from trunkline.providers.livekit import DialRequest, LiveKitAdapter
 from trunkline.settings import Settings
 

@@ -194,7 +194,7 @@ def _verify_org(args: argparse.Namespace) -> int:
 
 
 def _list_provider_events(args: argparse.Namespace) -> int:
-    from trunkline.provider_events import recent
+    from trunkline.providers.events import recent
 
     events = _with_session(args, lambda session: recent(session, args.provider, args.limit))
     for event in events:

@@ -13,7 +13,7 @@ from api.deps import AppSettings, DbSession, Router
 from api.errors import ApiError, error_responses
 from trunkline.metrics import PROVIDER_WEBHOOKS
 from trunkline.models import ProviderEvent
-from trunkline.provider_events import from_livekit, from_telnyx, store_once
+from trunkline.providers.events import from_livekit, from_telnyx, store_once
 from trunkline.providers.telnyx import InvalidTelnyxSignature, verify_webhook
 
 router = APIRouter(prefix="/webhooks", tags=["provider webhooks"])

@@ -1,1 +1,1 @@
-"""Thin adapters over the telephony providers' APIs (LiveKit, Telnyx), with our own typed errors."""
+"""Telephony providers (LiveKit, Telnyx): thin API adapters, typed errors, their webhook events."""
