@@ -160,7 +160,8 @@ def test_dev_stack_runs_stops_and_keeps_data(data_dir: Path) -> None:
         assert httpx.post(stack.url("sim", "/control/inbound-calls"), json=inbound).is_success
         httpx.post(stack.url("sim", "/control/drain"), timeout=30)
         webhooks = httpx.get(stack.url("sim", "/control/state")).json()["webhooks"]
-        assert [(w["event"], w["status"]) for w in webhooks] == [("call.initiated", 200)]
+        assert webhooks[0]["event"] == "call.initiated"  # what follows depends on timing
+        assert {w["status"] for w in webhooks} == {200}
         assert asyncio.run(workflow_pollers(stack.ports["temporal"])) >= 1
         quickstart = run_quickstart(stack.url("api"), key.group(1))
         assert "report: " in quickstart and "cost: " in quickstart, quickstart
