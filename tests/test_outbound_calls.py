@@ -6,6 +6,7 @@ import pytest
 from standardwebhooks import Webhook
 
 from simulator.app import Simulator
+from simulator.provider_webhooks import Misbehaviour
 from tests.calls_support import (
     CALLEE,
     OUR_NUMBER,
@@ -99,6 +100,24 @@ async def test_answered_call_runs_to_its_end(
     assert [json.loads(d.body)["status"] for d in statuses] == path
     listed = (await tenant.http.get(f"/v1/calls/{session['sessionId']}/webhook-deliveries")).json()
     assert [d["id"] for d in listed["data"]] == [d.headers["webhook-id"] for d in statuses]
+
+
+async def test_a_call_answered_before_its_ring_arrived_still_rang(
+    tenant: Tenant, simulator: Simulator, receiver: WebhookReceiver
+) -> None:
+    """Under load the dial's answer can reach the call before the carrier's ring: the status
+    still goes through `ringing` (the carrier's ring and answer never come here)."""
+    simulator.webhooks.misbehaviour = Misbehaviour(drop=["call.initiated", "call.answered"])
+    line = await set_up_line(tenant, receiver)
+    script(simulator, answer_after_seconds=0.1, hangup_after_seconds=0.3)
+    session = await place_call(line)
+    await call_when(tenant, session["sessionId"], "ended")
+    recorded = await events(tenant, session["sessionId"])
+    assert status_path(recorded) == ["queued", "dialing", "ringing", "in-progress", "ended"]
+    rang = next(e for e in recorded if e["status"] == "ringing")
+    assert (rang["provider"], rang["event_type"]) == ("trunkline", "call.ringing")
+    statuses = await receiver.wait_for(5)
+    assert [json.loads(d.body)["status"] for d in statuses][2:4] == ["ringing", "in-progress"]
 
 
 @pytest.mark.parametrize(

@@ -73,6 +73,9 @@ FEWER_STEPS = "fewer-steps"
 """Since this patch, preparing the call records its `call.queued` in the same local activity,
 opening the room records `call.dialing` (bridging the caller, `call.bridged`), and one local
 activity hangs up and starts the report."""
+RING_BEFORE_ANSWER = "ring-before-answer"
+"""Since this patch, an outbound call answered before the carrier's ring reached the workflow
+goes through `ringing` first (checked only on that path: other calls carry no marker)."""
 INDEXED_STATUSES = ("in-progress", "ended", "failed")
 WATCHDOG_MAX = timedelta(minutes=10)
 """The longest a quiet call goes unprobed: a call whose provider events stop ends by then."""
@@ -392,6 +395,7 @@ class CallWorkflow:
             await self._dial_failed(error)
             return
         if outcome.answered:
+            await self._ring_before_answer()
             await self._move("trunkline", "call.answered", "in-progress")
 
     async def _dial_failed(self, error: ActivityError) -> None:
@@ -537,6 +541,8 @@ class CallWorkflow:
     async def _on_provider_event(self, signal: ProviderSignal) -> None:
         """Record the event, then let it move the call forward (never backward)."""
         status = self._status_after(signal)
+        if status == "in-progress" and self._status != "in-progress":
+            await self._ring_before_answer()
         await self._record(
             signal.provider,
             signal.event_type,
@@ -561,6 +567,19 @@ class CallWorkflow:
                 await self._finish("ended", reason)
         elif self._recipient_left(signal):
             await self._finish("ended", "recipient_hung_up")
+
+    async def _ring_before_answer(self) -> None:
+        """An outbound call answered before the carrier's ring reached us (under load) rang all
+        the same: its status goes through `ringing`, so every answered call reports the same
+        path, and the ring that comes later is kept among its events."""
+        if (
+            self._status == "dialing"
+            and self._plan is not None
+            and self._plan.direction == "outbound"
+            and workflow.patched(RING_BEFORE_ANSWER)
+        ):
+            detail = "answered before the carrier's ring arrived"
+            await self._record("trunkline", "call.ringing", status="ringing", detail=detail)
 
     def _phone_hangup_reason(self, signal: ProviderSignal) -> str:
         """`caller_hung_up` (inbound) or `callee_hung_up` (outbound), whichever provider told
