@@ -16,12 +16,16 @@ from spekoai.models import (
     WebhookRedeliverResult,
 )
 from standardwebhooks import Webhook, WebhookVerificationError
+from temporalio.testing import WorkflowEnvironment
 
 from simulator.app import Simulator
 from tests.calls_support import Line, call_when, place_call, script, set_up_line
 from tests.conftest import Tenant
 from tests.receiver import Received, Reply, WebhookReceiver
 from tests.waiting import eventually
+from trunkline.db import Database
+from trunkline.settings import Settings
+from worker import running_worker
 
 CUSTOM_SECRET = "whsec_" + base64.b64encode(b"endpoint-secret-of-32-bytes-0123").decode()
 TAGS = {"team": "support", "region": "emea"}
@@ -439,3 +443,35 @@ async def test_deleting_an_endpoint_cancels_its_pending_deliveries(
     assert (refused.value.status, refused.value.code) == (409, "endpoint_deleted")
     cancelled = await tenant.speko.webhooks.deliveries.list(status="cancelled", session_id=call_id)
     assert {d.id for d in cancelled.data} == {d.id for d in page.data}
+
+
+@pytest.mark.parametrize("host", ["[64:ff9b::7f00:1]", "[::ffff:127.0.0.1]", "[::7f00:1]"])
+async def test_an_endpoint_reaching_loopback_through_ipv6_is_never_sent_to(
+    tenant: Tenant,
+    simulator: Simulator,
+    receiver: WebhookReceiver,
+    settings: Settings,
+    database: Database,
+    local_temporal: WorkflowEnvironment,
+    host: str,
+) -> None:
+    """A deployment that refuses private targets refuses an IPv6 form that carries loopback
+    (on a host with NAT64, `64:ff9b::7f00:1` reaches 127.0.0.1): the attempt says why."""
+    port = receiver.url.rsplit(":", 1)[1]
+    endpoint = await tenant.speko.webhooks.create(endpoint_body(f"http://{host}:{port}/inside"))
+    public_only = settings.model_copy(update={"webhook_allow_private_targets": False})
+    async with running_worker(local_temporal.client, public_only, database):
+        line = await set_up_line(tenant, receiver)
+        script(simulator, answer_after_seconds=0, hangup_after_seconds=0.2)
+        call_id = (await place_call(line))["sessionId"]
+        await call_when(tenant, call_id, "ended")
+
+        async def attempted() -> list[WebhookDelivery] | None:  # the lane's head, retried
+            page = await tenant.speko.webhooks.deliveries.list(endpoint_id=endpoint.id)
+            return [d for d in page.data if d.attempts] or None
+
+        tried = await eventually(attempted)
+    for delivery in tried:
+        assert delivery.error and delivery.error.startswith("blocked target: ")
+        assert "IPv4-embedded loopback address" in delivery.error
+    assert not at(receiver, "/inside")

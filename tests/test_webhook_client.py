@@ -94,7 +94,8 @@ def test_legacy_secret_adds_its_own_signature() -> None:
         ("64:ff9b::7f00:1", "IPv4-embedded loopback"),
         ("64:ff9b::a9fe:a9fe", "IPv4-embedded link-local"),
         ("64:ff9b::a00:1", "IPv4-embedded private"),
-        ("64:ff9b:1::a00:1", "IPv4-embedded private"),
+        ("64:ff9b:1::a00:1", "local-use NAT64"),
+        ("64:ff9b:1:7f00:0:100:808:808", "local-use NAT64"),  # 127.0.0.1 under a /48 prefix
         ("2001:0:4136:e378:8000:63bf:80ff:fffe", "IPv4-embedded loopback"),  # Teredo
     ],
 )

@@ -10,7 +10,10 @@ Resolver = Callable[[str, int], Awaitable[list[str]]]
 
 _CGNAT = ipaddress.ip_network("100.64.0.0/10")
 _IPV4_COMPATIBLE = ipaddress.ip_network("::/96")
-_NAT64 = (ipaddress.ip_network("64:ff9b::/96"), ipaddress.ip_network("64:ff9b:1::/48"))
+_NAT64 = ipaddress.ip_network("64:ff9b::/96")
+_LOCAL_NAT64 = ipaddress.ip_network("64:ff9b:1::/48")
+"""Local-use NAT64 (RFC 8215): where the IPv4 address sits depends on the prefix length its
+operator chose (/48 to /96), and it is never public, so it is refused whole."""
 
 
 class BlockedTargetError(Exception):
@@ -24,7 +27,7 @@ def embedded_ipv4(address: ipaddress.IPv6Address) -> ipaddress.IPv4Address | Non
     if address.teredo:
         return address.teredo[1]  # the client, whose traffic the relay delivers
     compatible = address in _IPV4_COMPATIBLE and int(address) > 1  # not `::` nor `::1`
-    if compatible or any(address in prefix for prefix in _NAT64):
+    if compatible or address in _NAT64:
         return ipaddress.IPv4Address(int(address) & 0xFFFFFFFF)
     return None
 
@@ -36,6 +39,8 @@ def blocked_reason(address: IPAddress) -> str | None:
     `[64:ff9b::7f00:1]` reaches 127.0.0.1.
     """
     if isinstance(address, ipaddress.IPv6Address):
+        if address in _LOCAL_NAT64:
+            return "local-use NAT64"
         embedded = embedded_ipv4(address)
         if embedded is not None:
             reason = blocked_reason(embedded)
