@@ -152,8 +152,9 @@ async def test_refused_calls_fail_with_the_sip_cause(
 
     failed = await eventually(failed_webhook)
     statuses = [json.loads(d.body)["status"] for d in receiver.received]
-    path = ["queued", "dialing", "ringing", "failed"]
-    assert statuses[:3] == path[:3] and statuses == sorted(statuses, key=path.index)  # in order
+    path = ["queued", "dialing", "ringing", "failed"]  # the carrier's ring may come too late
+    assert statuses[:2] == path[:2] and statuses == sorted(statuses, key=path.index)  # in order
+    assert statuses[-1] == "failed"
     assert (failed["failure_cause"], failed["sip_status_code"], failed["sip_status"]) == (
         cause,
         code,
