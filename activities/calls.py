@@ -7,7 +7,7 @@ import logging
 from datetime import timedelta
 from typing import Any
 
-from sqlalchemy import and_, bindparam, case, func, insert, or_, update
+from sqlalchemy import and_, bindparam, case, insert, or_, update
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import col, select
 from temporalio import activity
@@ -22,7 +22,7 @@ from trunkline.calls.config import (
     resolve,
     split_template,
 )
-from trunkline.calls.events import taken_in, unrecorded
+from trunkline.calls.events import last_sequence, taken_in, unrecorded
 from trunkline.calls.forwarding import forwarded_from
 from trunkline.calls.signals import SESSION_HEADER, phone_participant
 from trunkline.calls.store import agent_token
@@ -464,7 +464,7 @@ class CallActivities:
                 if not stored:
                     raise
                 if not _is_stored(record, stored[-1]):
-                    after = await _last_sequence(session, record.session_id)
+                    after = await last_sequence(session, record.session_id)
                     lanes, absorbed, status = await self._store_event(session, record, after)
                 else:
                     lanes = await self._lanes(session, record.session_id, stored[-1].sequence)
@@ -595,11 +595,6 @@ async def _recorded_with(session: Any, record: CallEventRecord) -> list[Any]:
 def _is_stored(record: CallEventRecord, last: Any) -> bool:
     """Whether the last row stored under the record's sequence is this record's own event."""
     return (last.type, last.provider_event_id) == (record.type, record.provider_event_id)
-
-
-async def _last_sequence(session: Any, call_id: str) -> int:
-    statement = select(func.max(CallEvent.sequence)).where(CallEvent.call_id == call_id)
-    return (await session.exec(statement)).one()
 
 
 def _advance(call: Call, record: CallEventRecord) -> bool:

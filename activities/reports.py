@@ -12,8 +12,13 @@ from temporalio.client import Client, WorkflowExecutionStatus
 
 from activities.common import load_call
 from trunkline.callbacks import callee_zone, schedule_requested_callback
-from trunkline.calls.events import take_in_late_events
-from trunkline.calls.recordings import failed_reason, missing_reason, start_failure
+from trunkline.calls.events import add_finding, take_in_late_events
+from trunkline.calls.recordings import (
+    UNFINISHED_EGRESS,
+    missing_reason,
+    start_failure,
+    unusable_reason,
+)
 from trunkline.calls.store import call_party
 from trunkline.db import Database
 from trunkline.models import (
@@ -44,7 +49,6 @@ from trunkline.webhooks.endpoints import call_deliveries, call_targets
 from trunkline.workflow_io import ReportRef, ReportRequest, ReportSettlement
 from trunkline.workflow_starts import start_callback
 
-UNFINISHED_EGRESS = ("EGRESS_STARTING", "EGRESS_ACTIVE", "EGRESS_ENDING")
 RECORDING_POLLS = 15
 RECORDING_POLL_SECONDS = 2.0
 
@@ -74,8 +78,9 @@ class ReportActivities:
         call = await load_call(self._database, request.session_id)
         info = activity.info()
         request_key = f"{info.workflow_id}/{info.workflow_run_id}"
+        closed = await self._call_workflow_closed(call.id)  # it records no more events
         async with self._database.session() as session:
-            if await self._call_workflow_closed(call.id):  # it records no more events
+            if closed:
                 await take_in_late_events(session, call)
             mine = await report_by_key(session, request_key)
             if mine:  # a retry: this run wrote it before its answer was lost
@@ -105,6 +110,10 @@ class ReportActivities:
             request_key=request_key,
         )
         async with self._database.session() as session:
+            if closed and artifacts["recording_error"] and not failure:  # no event says why yet
+                await add_finding(
+                    session, call, "recording.unavailable", artifacts["recording_error"]
+                )
             stored = await store_report(session, report)
         return _ref(stored, created=True)
 
@@ -152,7 +161,7 @@ class ReportActivities:
         if recording is None:
             artifacts["recording_error"] = f"LiveKit has no recording {call.recording_egress_id}"
             return artifacts, 0.0
-        artifacts["recording_error"] = failed_reason(recording)
+        artifacts["recording_error"] = unusable_reason(recording)
         artifacts["recording"] = {
             "egress_id": recording.egress_id,
             "status": recording.status,

@@ -156,8 +156,32 @@ async def test_a_recording_livekit_fails_is_reported_with_its_error(
     assert report["artifacts"]["recording_error"] == (
         "LiveKit's recording ended EGRESS_FAILED: Start signal not received"
     )
-    ended = [e for e in await events(tenant, call_id) if e["event_type"] == "egress_ended"]
+    recorded = await events(tenant, call_id)
+    ended = [e for e in recorded if e["event_type"] == "egress_ended"]
     assert len(ended) == 1  # LiveKit's own word is among the call's events
+    [unavailable] = [e for e in recorded if e["event_type"] == "recording.unavailable"]
+    assert unavailable["detail"] == report["artifacts"]["recording_error"]
+
+
+async def test_a_call_recorded_nowhere_says_why_in_its_report_and_events(
+    tenant: Tenant,
+    simulator: Simulator,
+    receiver: WebhookReceiver,
+    settings: Settings,
+    database: Database,
+    local_temporal: WorkflowEnvironment,
+) -> None:
+    unrecorded = settings.model_copy(update={"call_recording_enabled": False})
+    async with running_worker(local_temporal.client, unrecorded, database):
+        line = await reporting_line(tenant, receiver)
+        call_id = await a_finished_call(tenant, simulator, line)
+        report = await report_when(tenant, call_id)
+    error = report["artifacts"]["recording_error"]
+    assert "CALL_RECORDING_ENABLED=false" in error
+    [unavailable] = [
+        e for e in await events(tenant, call_id) if e["event_type"] == "recording.unavailable"
+    ]
+    assert (unavailable["provider"], unavailable["detail"]) == ("trunkline", error)
 
 
 async def _async(value: Any) -> Any:

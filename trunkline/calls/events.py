@@ -74,16 +74,40 @@ def taken_in(
     return made
 
 
+async def last_sequence(session: AsyncSession, call_id: str) -> int:
+    """The highest sequence number the call's events took (0 before any)."""
+    statement = select(func.max(CallEvent.sequence)).where(CallEvent.call_id == call_id)
+    return (await session.exec(statement)).one() or 0
+
+
 async def take_in_late_events(session: AsyncSession, call: Call) -> int:
     """After the call's workflow ended (it writes no more events): append the provider events
     that came too late for it. Returns how many."""
     late = await unrecorded(session, call.id, signalled_too=True)
     if not late:
         return 0
-    last = await session.exec(
-        select(func.max(CallEvent.sequence)).where(CallEvent.call_id == call.id)
-    )
-    first = (last.one() or 0) + 1
+    first = await last_sequence(session, call.id) + 1
     session.add_all(taken_in(call, late, first, first))
     await session.commit()
     return len(late)
+
+
+async def add_finding(session: AsyncSession, call: Call, event_type: str, detail: str) -> None:
+    """After the call's workflow ended: an event of ours saying what its report found (why
+    there is no recording, say), once per call."""
+    found = select(CallEvent.id).where(CallEvent.call_id == call.id, CallEvent.type == event_type)
+    if (await session.exec(found.limit(1))).first():
+        return
+    sequence = await last_sequence(session, call.id) + 1
+    session.add(
+        CallEvent(
+            call_id=call.id,
+            sequence=sequence,
+            recorded_with=sequence,
+            source="trunkline",
+            type=event_type,
+            status=call.status,
+            detail=detail,
+        )
+    )
+    await session.commit()

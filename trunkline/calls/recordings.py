@@ -31,8 +31,16 @@ def missing_reason(call: Call, failure: str | None, recording_enabled: bool) -> 
     return "the call ended before its recording started"
 
 
-def failed_reason(recording: Recording) -> str | None:
-    """Why LiveKit's recording of the call ended without a usable file, if it did."""
+UNFINISHED_EGRESS = ("EGRESS_STARTING", "EGRESS_ACTIVE", "EGRESS_ENDING")
+
+
+def unusable_reason(recording: Recording) -> str | None:
+    """Why LiveKit's recording of the call has no usable file, if it has none: it failed, or
+    LiveKit was still writing it when the report was made."""
+    if recording.status in UNFINISHED_EGRESS:
+        return (
+            f"LiveKit was still writing the recording ({recording.status}) when the report was made"
+        )
     if recording.status not in FAILED_EGRESS:
         return None
     return f"LiveKit's recording ended {recording.status}: {recording.error or 'no reason given'}"
