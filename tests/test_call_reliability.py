@@ -24,7 +24,8 @@ from trunkline.db import Database
 from trunkline.models import Call, CallEvent, utcnow
 from trunkline.organizations import create_organization
 from trunkline.settings import Settings
-from trunkline.workflow_io import CallEventRecord, RecordOutcome
+from trunkline.workflow_io import CallEventRecord, CallInput, RecordOutcome
+from workflows.call import CallWorkflow
 
 
 @pytest.mark.usefixtures("worker")
@@ -254,6 +255,33 @@ async def test_a_call_whose_workflow_never_started_fails_instead_of_staying_queu
         assert hangup.status_code == 409 and hangup.json()["code"] == "call_ended"
         [event] = (await http.get(f"/v1/calls/{stored['id']}/events")).json()["events"]
         assert (event["event_type"], event["status"]) == ("call.failed", "failed")
+
+
+async def test_a_queued_call_whose_workflow_waits_for_a_worker_is_left_alone(
+    settings: Settings, database: Database, local_temporal: WorkflowEnvironment
+) -> None:
+    """A call still queued because no worker took its workflow yet (all busy, say) is not
+    failed: only a call with no workflow at all is."""
+    async with database.session() as session:
+        organization = (await create_organization(session, "Acme")).organization
+        call = new_call(
+            organization_id=organization.id,
+            direction="outbound",
+            from_number="+14155550100",
+            to_number="+12015550486",
+        )
+        session.add(call)
+        await session.commit()
+    await local_temporal.client.start_workflow(
+        CallWorkflow.run,
+        CallInput(session_id=call.id),
+        id=f"call-{call.id}",
+        task_queue=f"{settings.temporal_task_queue}-with-no-worker",
+    )
+    later = utcnow() + timedelta(minutes=2)
+    assert await fail_unstarted_calls(database, local_temporal.client, later) == 0
+    async with database.session() as session:
+        assert (await session.get_one(Call, call.id)).status == "queued"
 
 
 class _NoLanes:
