@@ -3,8 +3,8 @@
 import os
 import secrets
 import socket
-from collections.abc import AsyncIterator, Iterator
-from contextlib import asynccontextmanager
+from collections.abc import AsyncIterator, Callable, Iterator
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from dataclasses import dataclass
 from typing import Any
 
@@ -263,6 +263,27 @@ async def worker(
     """The real worker on the test's task queue; it stops before the API and the simulator."""
     async with running_worker(local_temporal.client, settings, database):
         yield
+
+
+WorkerWith = Callable[..., AbstractAsyncContextManager[Any]]
+
+
+@pytest.fixture
+def worker_with(
+    local_temporal: WorkflowEnvironment,
+    settings: Settings,
+    database: Database,
+    api: RunningApi,
+    simulator: Simulator,
+) -> WorkerWith:
+    """`async with worker_with(setting=value, ...)`: the real worker with some settings of its
+    own, for the length of the block (the API keeps the test's settings)."""
+
+    def with_settings(**overrides: Any) -> AbstractAsyncContextManager[Any]:
+        changed = settings.model_copy(update=overrides)
+        return running_worker(local_temporal.client, changed, database)
+
+    return with_settings
 
 
 @pytest.fixture

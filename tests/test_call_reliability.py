@@ -262,16 +262,7 @@ async def test_a_queued_call_whose_workflow_waits_for_a_worker_is_left_alone(
 ) -> None:
     """A call still queued because no worker took its workflow yet (all busy, say) is not
     failed: only a call with no workflow at all is."""
-    async with database.session() as session:
-        organization = (await create_organization(session, "Acme")).organization
-        call = new_call(
-            organization_id=organization.id,
-            direction="outbound",
-            from_number="+14155550100",
-            to_number="+12015550486",
-        )
-        session.add(call)
-        await session.commit()
+    call = await _a_new_outbound_call(database)
     await local_temporal.client.start_workflow(
         CallWorkflow.run,
         CallInput(session_id=call.id),
@@ -282,6 +273,21 @@ async def test_a_queued_call_whose_workflow_waits_for_a_worker_is_left_alone(
     assert await fail_unstarted_calls(database, local_temporal.client, later) == 0
     async with database.session() as session:
         assert (await session.get_one(Call, call.id)).status == "queued"
+
+
+async def _a_new_outbound_call(database: Database) -> Call:
+    """A call row of a new organization, as the API stores it before starting its workflow."""
+    async with database.session() as session:
+        organization = (await create_organization(session, "Acme")).organization
+        call = new_call(
+            organization_id=organization.id,
+            direction="outbound",
+            from_number="+14155550100",
+            to_number="+12015550486",
+        )
+        session.add(call)
+        await session.commit()
+        return call
 
 
 class _NoLanes:
@@ -297,16 +303,7 @@ async def _recorded(
     """A new outbound call, the `(sequence, type, status)` records stored in turn as the
     workflow's local activity stores them; the call as stored then, each record's outcome and
     the events stored, as (sequence, type)."""
-    async with database.session() as session:
-        organization = (await create_organization(session, "Acme")).organization
-        call = new_call(
-            organization_id=organization.id,
-            direction="outbound",
-            from_number="+14155550100",
-            to_number="+12015550486",
-        )
-        session.add(call)
-        await session.commit()
+    call = await _a_new_outbound_call(database)
     activities = CallActivities(database, settings, None, None, None, None, _NoLanes())  # type: ignore[arg-type]
     outcomes = [
         await activities.record_event(

@@ -17,15 +17,12 @@ from simulator.agent import agent_joiner
 from simulator.app import Simulator
 from simulator.scripts import SpokenLine
 from tests.calls_support import Line, call_when, events, place_call, script, set_up_line
-from tests.conftest import Tenant
+from tests.conftest import Tenant, WorkerWith
 from tests.receiver import WebhookReceiver
 from tests.servers import serving
 from tests.waiting import eventually
 from trunkline.calls.recordings import missing_reason
-from trunkline.db import Database
 from trunkline.models import Call, utcnow
-from trunkline.settings import Settings
-from worker import running_worker
 
 ANALYSIS = {
     "structuredData": [
@@ -164,15 +161,9 @@ async def test_a_recording_livekit_fails_is_reported_with_its_error(
 
 
 async def test_a_call_recorded_nowhere_says_why_in_its_report_and_events(
-    tenant: Tenant,
-    simulator: Simulator,
-    receiver: WebhookReceiver,
-    settings: Settings,
-    database: Database,
-    local_temporal: WorkflowEnvironment,
+    tenant: Tenant, simulator: Simulator, receiver: WebhookReceiver, worker_with: WorkerWith
 ) -> None:
-    unrecorded = settings.model_copy(update={"call_recording_enabled": False})
-    async with running_worker(local_temporal.client, unrecorded, database):
+    async with worker_with(call_recording_enabled=False):
         line = await reporting_line(tenant, receiver)
         call_id = await a_finished_call(tenant, simulator, line)
         report = await report_when(tenant, call_id)
@@ -280,22 +271,17 @@ async def test_the_llm_analyzer_and_its_fallback(
     tenant: Tenant,
     simulator: Simulator,
     receiver: WebhookReceiver,
-    settings: Settings,
-    database: Database,
-    local_temporal: WorkflowEnvironment,
+    worker_with: WorkerWith,
     fake_llm: tuple[FakeLlm, str],
     fails: bool,
 ) -> None:
     fake, base_url = fake_llm
     fake.status = 500 if fails else 200
-    with_llm = settings.model_copy(
-        update={
-            "analysis_llm_base_url": base_url,
-            "analysis_llm_api_key": "sk-test",
-            "analysis_llm_model": "test-model",
-        }
-    )
-    async with running_worker(local_temporal.client, with_llm, database):
+    async with worker_with(
+        analysis_llm_base_url=base_url,
+        analysis_llm_api_key="sk-test",
+        analysis_llm_model="test-model",
+    ):
         line = await reporting_line(tenant, receiver)
         call_id = await a_finished_call(tenant, simulator, line)
         report = await report_when(tenant, call_id)

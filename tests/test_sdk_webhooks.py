@@ -16,16 +16,12 @@ from spekoai.models import (
     WebhookRedeliverResult,
 )
 from standardwebhooks import Webhook, WebhookVerificationError
-from temporalio.testing import WorkflowEnvironment
 
 from simulator.app import Simulator
 from tests.calls_support import Line, call_when, place_call, script, set_up_line
-from tests.conftest import Tenant
+from tests.conftest import Tenant, WorkerWith
 from tests.receiver import Received, Reply, WebhookReceiver
 from tests.waiting import eventually
-from trunkline.db import Database
-from trunkline.settings import Settings
-from worker import running_worker
 
 CUSTOM_SECRET = "whsec_" + base64.b64encode(b"endpoint-secret-of-32-bytes-0123").decode()
 TAGS = {"team": "support", "region": "emea"}
@@ -450,17 +446,14 @@ async def test_an_endpoint_reaching_loopback_through_ipv6_is_never_sent_to(
     tenant: Tenant,
     simulator: Simulator,
     receiver: WebhookReceiver,
-    settings: Settings,
-    database: Database,
-    local_temporal: WorkflowEnvironment,
+    worker_with: WorkerWith,
     host: str,
 ) -> None:
     """A deployment that refuses private targets refuses an IPv6 form that carries loopback
     (on a host with NAT64, `64:ff9b::7f00:1` reaches 127.0.0.1): the attempt says why."""
     port = receiver.url.rsplit(":", 1)[1]
     endpoint = await tenant.speko.webhooks.create(endpoint_body(f"http://{host}:{port}/inside"))
-    public_only = settings.model_copy(update={"webhook_allow_private_targets": False})
-    async with running_worker(local_temporal.client, public_only, database):
+    async with worker_with(webhook_allow_private_targets=False):
         line = await set_up_line(tenant, receiver)
         script(simulator, answer_after_seconds=0, hangup_after_seconds=0.2)
         call_id = (await place_call(line))["sessionId"]
