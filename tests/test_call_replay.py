@@ -20,6 +20,7 @@ from temporalio.worker import Replayer
 from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner
 
 from simulator.app import Simulator
+from simulator.provider_webhooks import Misbehaviour
 from tests.calls_support import OUR_NUMBER, call_when, place_call, script, set_up_line
 from tests.conftest import Tenant
 from tests.receiver import WebhookReceiver
@@ -27,7 +28,7 @@ from tests.waiting import eventually
 from trunkline.histories import as_recorded, from_recorded
 from trunkline.settings import Settings
 from worker import WORKFLOWS
-from workflows.call import FEWER_STEPS
+from workflows.call import FEWER_STEPS, RING_BEFORE_ANSWER
 
 LATEST = FEWER_STEPS
 """The patch fresh call and report histories were recorded with; their files carry its name."""
@@ -64,18 +65,29 @@ def test_histories_are_recorded() -> None:
         f"call-transfers.{LATEST}",
         f"call-inbound.{LATEST}",
         f"report-inbound.{LATEST}",
+        f"call-outbound-ring-implied.{RING_BEFORE_ANSWER}",
     } <= set(RECORDED)
 
 
 @pytest.mark.usefixtures("worker")
 @pytest.mark.parametrize(
-    ("name", "far_end"),
+    ("name", "far_end", "dropped"),
     [
-        ("outbound-answered", {"answer_after_seconds": 0.1, "hangup_after_seconds": 0.3}),
-        ("outbound-busy", {"behaviour": "busy", "answer_after_seconds": 0.1}),
+        ("outbound-answered", {"answer_after_seconds": 0.1, "hangup_after_seconds": 0.3}, []),
+        ("outbound-busy", {"behaviour": "busy", "answer_after_seconds": 0.1}, []),
         # recorded since calls are recorded and reported (the record-calls,
         # hangup-reason-by-party and post-call-report patches); the two above predate them
-        ("outbound-recorded-reported", {"answer_after_seconds": 0, "hangup_after_seconds": 1.5}),
+        (
+            "outbound-recorded-reported",
+            {"answer_after_seconds": 0, "hangup_after_seconds": 1.5},
+            [],
+        ),
+        # the one path the ring-before-answer patch changes: the carrier's ring never comes
+        (
+            f"outbound-ring-implied.{RING_BEFORE_ANSWER}",
+            {"answer_after_seconds": 0.1, "hangup_after_seconds": 0.3},
+            ["call.initiated", "call.answered"],
+        ),
     ],
 )
 async def test_fresh_histories_replay(
@@ -86,14 +98,15 @@ async def test_fresh_histories_replay(
     database_url: str,
     name: str,
     far_end: dict,
+    dropped: list[str],
 ) -> None:
+    simulator.webhooks.misbehaviour = Misbehaviour(drop=dropped)
     line = await set_up_line(tenant, receiver)
     script(simulator, **far_end)
     session = await place_call(line)
     await call_when(tenant, session["sessionId"], "ended", "failed")
-    await replay_and_record(
-        local_temporal, f"call-{session['sessionId']}", f"call-{name}.{LATEST}", database_url
-    )
+    kept_as = f"call-{name}" if "." in name else f"call-{name}.{LATEST}"
+    await replay_and_record(local_temporal, f"call-{session['sessionId']}", kept_as, database_url)
 
 
 async def replay_and_record(
