@@ -4,7 +4,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from simulator.app import Simulator
-from simulator.scripts import FarEnd
+from simulator.scripts import FarEnd, SpokenLine
 from tests.conftest import Tenant
 from tests.receiver import WebhookReceiver
 from tests.waiting import eventually
@@ -94,3 +94,27 @@ async def stored_costs(database: Database, call_id: str) -> dict[str, Any]:
         return report.cost_breakdown if report else None
 
     return await eventually(stored, 30)
+
+
+async def hang_up_once_heard(
+    tenant: Tenant,
+    simulator: Simulator,
+    call_id: str,
+    said: list[SpokenLine],
+    *,
+    recorded: bool = True,
+) -> None:
+    """The callee hangs up once the agent has heard all it says and, when `recorded`, once the
+    call's recording has started: under load, a fixed moment may come before either."""
+    room = f"call-{call_id}"
+
+    async def heard_and_recorded() -> bool:
+        if recorded and not any(r.room == room for r in simulator.world.recordings.values()):
+            return False
+        call = await tenant.speko.calls.get(call_id)
+        heard = [e.text for e in call.transcript.entries if e.source == "user"]
+        return heard == [line.text for line in said]
+
+    await eventually(heard_and_recorded, 30)
+    leg = next(leg for leg in simulator.world.legs.values() if leg.room == room)
+    simulator.world.hangup(leg.call_control_id)

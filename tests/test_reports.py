@@ -16,7 +16,15 @@ from temporalio.testing import WorkflowEnvironment
 from simulator.agent import agent_joiner
 from simulator.app import Simulator
 from simulator.scripts import SpokenLine
-from tests.calls_support import Line, call_when, events, place_call, script, set_up_line
+from tests.calls_support import (
+    Line,
+    call_when,
+    events,
+    hang_up_once_heard,
+    place_call,
+    script,
+    set_up_line,
+)
 from tests.conftest import Tenant, WorkerWith
 from tests.receiver import WebhookReceiver
 from tests.servers import serving
@@ -65,10 +73,14 @@ def post_calls(receiver: WebhookReceiver) -> list[Any]:
     return [r for r in receiver.received if r.path == "/post-call"]
 
 
-async def a_finished_call(tenant: Tenant, simulator: Simulator, line: Line) -> str:
+async def a_finished_call(
+    tenant: Tenant, simulator: Simulator, line: Line, *, recorded: bool = True
+) -> str:
+    """A call the agent heard all of (and, when `recorded`, whose recording started)."""
     simulator.world.on_dispatch = agent_joiner(simulator.world)
-    script(simulator, answer_after_seconds=0, hangup_after_seconds=1.2, transcript=SAID)
+    script(simulator, answer_after_seconds=0, hangup_after_seconds=None, transcript=SAID)
     call_id = (await place_call(line))["sessionId"]
+    await hang_up_once_heard(tenant, simulator, call_id, SAID, recorded=recorded)
     await call_when(tenant, call_id, "ended")
     return call_id
 
@@ -128,7 +140,7 @@ async def test_a_call_livekit_cannot_record_goes_on_unrecorded(
 ) -> None:
     simulator.world.egress_unavailable = True
     line = await reporting_line(tenant, receiver)
-    call_id = await a_finished_call(tenant, simulator, line)
+    call_id = await a_finished_call(tenant, simulator, line, recorded=False)
     report = await report_when(tenant, call_id)
     assert (report["outcome"], report["artifacts"].get("recording")) == ("completed", None)
     recording = next(i for i in report["cost"]["items"] if i["item"] == "recording")
@@ -165,7 +177,7 @@ async def test_a_call_recorded_nowhere_says_why_in_its_report_and_events(
 ) -> None:
     async with worker_with(call_recording_enabled=False):
         line = await reporting_line(tenant, receiver)
-        call_id = await a_finished_call(tenant, simulator, line)
+        call_id = await a_finished_call(tenant, simulator, line, recorded=False)
         report = await report_when(tenant, call_id)
     error = report["artifacts"]["recording_error"]
     assert "CALL_RECORDING_ENABLED=false" in error
@@ -226,6 +238,7 @@ async def test_finalize_with_each_flag(
     assert versions == [1, 2, 3]  # version 2 went out only when asked (retryWebhook)
     after = (await tenant.http.get("/v1/organization")).json()["credits"]
     assert after == credits  # a call is charged once, however often it is analysed
+    script(simulator, answer_after_seconds=0, hangup_after_seconds=1)
     live = await place_call(line)
     refused = await tenant.http.post(f"/v1/calls/{live['sessionId']}/report/finalize", json={})
     assert (refused.status_code, refused.json()["code"]) == (409, "call_in_progress")

@@ -22,7 +22,14 @@ from spekoai.models import (
 from simulator.agent import agent_joiner
 from simulator.app import Simulator
 from simulator.scripts import SpokenLine
-from tests.calls_support import CALLEE, OUR_NUMBER, Line, script, set_up_line
+from tests.calls_support import (
+    CALLEE,
+    OUR_NUMBER,
+    Line,
+    hang_up_once_heard,
+    script,
+    set_up_line,
+)
 from tests.conftest import Tenant
 from tests.receiver import WebhookReceiver
 from tests.waiting import eventually
@@ -76,12 +83,13 @@ async def test_a_call_read_back_through_the_sdk(
 ) -> None:
     line = await set_up_line(tenant, receiver)
     simulator.world.on_dispatch = agent_joiner(simulator.world)
-    script(simulator, answer_after_seconds=0, hangup_after_seconds=1.2, transcript=SAID)
+    script(simulator, answer_after_seconds=0, hangup_after_seconds=None, transcript=SAID)
     dialed = await dial(tenant, line)
     assert isinstance(dialed, VoiceDialResult)
     assert (dialed.status, dialed.to, dialed.from_) == ("dialing", CALLEE, OUR_NUMBER)
     assert dialed.call_control_id and dialed.room_name
     call_id = dialed.session_id
+    await hang_up_once_heard(tenant, simulator, call_id, SAID)
 
     report = await report_of(tenant, call_id)
     assert (report.session_id, report.organization_id) == (call_id, tenant.organization_id)
