@@ -450,27 +450,27 @@ class CallActivities:
         and send its `call.status` webhook when it is one a customer acts on.
 
         Idempotent on the record's sequence number: its first row takes that number, so a retry
-        cannot store again; it finds what was stored and submits its deliveries again (a
-        delivery already sent is not sent twice). A different event under that number was
-        stored by a workflow task whose result was lost and whose retry took another path: this
-        one is stored after it, and the outcome moves the workflow's numbering past both.
+        cannot store again; it finds its row and submits its deliveries again (a delivery
+        already sent is not sent twice). When another record holds the number, one a workflow
+        task that timed out ran before its retry took another path, or one whose rows were
+        moved by such a record, this one is stored after everything stored, and the outcome
+        moves the workflow's numbering past it.
         """
         try:
             async with self._database.session() as session:
                 lanes, absorbed, status = await self._store_event(session, record)
-        except IntegrityError:  # an earlier attempt or an abandoned path holds our sequence
+        except (IntegrityError, AlreadyAmongEvents) as taken:  # by an earlier attempt, or not
             async with self._database.session() as session:
-                stored = await _recorded_with(session, record)
-                if not stored:
-                    raise
-                if not _is_stored(record, stored[-1]):
+                mine = _own_row(record, await _recorded_with(session, record))
+                lanes, absorbed = [], 0
+                if mine is not None:
+                    lanes = await self._lanes(session, record.session_id, mine.sequence)
+                    absorbed = mine.sequence - record.sequence
+                elif isinstance(taken, IntegrityError):
                     after = await last_sequence(session, record.session_id)
-                    lanes, absorbed, status = await self._store_event(session, record, after)
-                else:
-                    lanes = await self._lanes(session, record.session_id, stored[-1].sequence)
-                    absorbed = stored[-1].sequence - record.sequence
-                    found = (await run_core(session, _CALL, {"of_call": record.session_id})).one()
-                    status = found.status
+                    lanes, absorbed, _ = await self._store_event(session, record, after)
+                found = (await run_core(session, _CALL, {"of_call": record.session_id})).one()
+                status = found.status
         self._dispatcher.submit(lanes)
         return RecordOutcome(absorbed=absorbed, status=status)
 
@@ -484,6 +484,8 @@ class CallActivities:
         found = (await run_core(session, _CALL, {"of_call": record.session_id})).one()
         call = Call(**found._mapping)  # detached: its changes are written below
         own, absorbed = await _provider_events(session, record)
+        if record.absorb and record.provider_event_id and own is None:
+            raise AlreadyAmongEvents(record.provider_event_id)
         first = record.sequence if after is None else after + 1
         events = taken_in(call, absorbed, first, record.sequence)
         sequence = first + len(absorbed)
@@ -576,10 +578,17 @@ async def _provider_events(
 
 
 async def _recorded_with(session: Any, record: CallEventRecord) -> list[Any]:
-    """The rows (sequence, type, provider event id) stored under a record's sequence number,
-    in order: by an earlier attempt of it, or by an abandoned path; empty if none."""
+    """The rows stored under a record's sequence number, in order: by an earlier attempt of it
+    (the provider events it took in, then its own), or by another record."""
     statement = (
-        select(CallEvent.sequence, CallEvent.type, CallEvent.provider_event_id)
+        select(
+            CallEvent.sequence,
+            CallEvent.type,
+            CallEvent.status,
+            CallEvent.detail,
+            CallEvent.sip_status_code,
+            CallEvent.provider_event_id,
+        )
         .where(
             CallEvent.call_id == record.session_id,
             or_(
@@ -592,9 +601,30 @@ async def _recorded_with(session: Any, record: CallEventRecord) -> list[Any]:
     return list((await session.exec(statement)).all())
 
 
-def _is_stored(record: CallEventRecord, last: Any) -> bool:
-    """Whether the last row stored under the record's sequence is this record's own event."""
-    return (last.type, last.provider_event_id) == (record.type, record.provider_event_id)
+class AlreadyAmongEvents(Exception):
+    """The provider event a record stores is among the call's events already: stored by an
+    earlier attempt of the record, or by a record whose workflow task was abandoned."""
+
+
+def _own_row(record: CallEventRecord, rows: list[Any]) -> Any | None:
+    """The row an earlier attempt of this record stored, if one of `rows` is it: the same
+    event with the same facts (another record of the same type may differ in its reason)."""
+    facts = (
+        record.type,
+        record.status,
+        record.detail,
+        record.sip_status_code,
+        record.provider_event_id,
+    )
+    return next(
+        (
+            row
+            for row in reversed(rows)
+            if (row.type, row.status, row.detail, row.sip_status_code, row.provider_event_id)
+            == facts
+        ),
+        None,
+    )
 
 
 def _advance(call: Call, record: CallEventRecord) -> bool:

@@ -110,7 +110,13 @@ class ReportActivities:
             request_key=request_key,
         )
         async with self._database.session() as session:
-            if closed and artifacts["recording_error"] and not failure:  # no event says why yet
+            if (
+                closed
+                and artifacts["recording_error"]
+                and not call.recording_egress_id
+                and not failure
+            ):
+                # never started, and no event says why (LiveKit's own egress events do otherwise)
                 await add_finding(
                     session, call, "recording.unavailable", artifacts["recording_error"]
                 )

@@ -263,14 +263,17 @@ async def test_a_queued_call_whose_workflow_waits_for_a_worker_is_left_alone(
     """A call still queued because no worker took its workflow yet (all busy, say) is not
     failed: only a call with no workflow at all is."""
     call = await _a_new_outbound_call(database)
-    await local_temporal.client.start_workflow(
+    waiting = await local_temporal.client.start_workflow(
         CallWorkflow.run,
         CallInput(session_id=call.id),
         id=f"call-{call.id}",
         task_queue=f"{settings.temporal_task_queue}-with-no-worker",
     )
     later = utcnow() + timedelta(minutes=2)
-    assert await fail_unstarted_calls(database, local_temporal.client, later) == 0
+    try:
+        assert await fail_unstarted_calls(database, local_temporal.client, later) == 0
+    finally:
+        await waiting.terminate("the test is over")
     async with database.session() as session:
         assert (await session.get_one(Call, call.id)).status == "queued"
 
@@ -366,4 +369,29 @@ async def test_a_record_under_an_abandoned_records_sequence_is_stored_after_it(
     stored, outcomes, events = await _recorded(database, settings, steps)
     assert events == [(1, "call.dialing"), (2, "call.answered"), (3, "call.hangup")]
     assert [outcome.absorbed for outcome in outcomes] == [0, 0, 1, 1]
+    assert stored.status == "ended"
+
+
+async def test_an_abandoned_record_stored_late_never_stalls_the_call(
+    database: Database, settings: Settings
+) -> None:
+    """The other order: the retried task's hangup is stored as event 2 first, and the
+    abandoned task's `call.answered`, arriving late, goes after it (3). The workflow's next
+    record, numbered 3, finds no row of its own there and is stored after both; a retry of it
+    finds its row and stores nothing more."""
+    steps = [
+        (1, "call.dialing", "dialing"),
+        (2, "call.hangup", "ended"),
+        (2, "call.answered", "in-progress"),
+        (3, "call.ended", "ended"),
+        (3, "call.ended", "ended"),
+    ]
+    stored, outcomes, events = await _recorded(database, settings, steps)
+    assert events == [
+        (1, "call.dialing"),
+        (2, "call.hangup"),
+        (3, "call.answered"),
+        (4, "call.ended"),
+    ]
+    assert [outcome.absorbed for outcome in outcomes] == [0, 0, 1, 1, 1]
     assert stored.status == "ended"

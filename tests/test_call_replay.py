@@ -71,20 +71,28 @@ def test_histories_are_recorded() -> None:
 
 @pytest.mark.usefixtures("worker")
 @pytest.mark.parametrize(
-    ("name", "far_end", "dropped"),
+    ("kept_as", "far_end", "dropped"),
     [
-        ("outbound-answered", {"answer_after_seconds": 0.1, "hangup_after_seconds": 0.3}, []),
-        ("outbound-busy", {"behaviour": "busy", "answer_after_seconds": 0.1}, []),
+        (
+            f"call-outbound-answered.{LATEST}",
+            {"answer_after_seconds": 0.1, "hangup_after_seconds": 0.3},
+            [],
+        ),
+        (
+            f"call-outbound-busy.{LATEST}",
+            {"behaviour": "busy", "answer_after_seconds": 0.1},
+            [],
+        ),
         # recorded since calls are recorded and reported (the record-calls,
         # hangup-reason-by-party and post-call-report patches); the two above predate them
         (
-            "outbound-recorded-reported",
+            f"call-outbound-recorded-reported.{LATEST}",
             {"answer_after_seconds": 0, "hangup_after_seconds": 1.5},
             [],
         ),
         # the one path the ring-before-answer patch changes: the carrier's ring never comes
         (
-            f"outbound-ring-implied.{RING_BEFORE_ANSWER}",
+            f"call-outbound-ring-implied.{RING_BEFORE_ANSWER}",
             {"answer_after_seconds": 0.1, "hangup_after_seconds": 0.3},
             ["call.initiated", "call.answered"],
         ),
@@ -96,7 +104,7 @@ async def test_fresh_histories_replay(
     receiver: WebhookReceiver,
     local_temporal: WorkflowEnvironment,
     database_url: str,
-    name: str,
+    kept_as: str,
     far_end: dict,
     dropped: list[str],
 ) -> None:
@@ -105,7 +113,6 @@ async def test_fresh_histories_replay(
     script(simulator, **far_end)
     session = await place_call(line)
     await call_when(tenant, session["sessionId"], "ended", "failed")
-    kept_as = f"call-{name}" if "." in name else f"call-{name}.{LATEST}"
     await replay_and_record(local_temporal, f"call-{session['sessionId']}", kept_as, database_url)
 
 

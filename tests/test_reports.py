@@ -165,11 +165,8 @@ async def test_a_recording_livekit_fails_is_reported_with_its_error(
     assert report["artifacts"]["recording_error"] == (
         "LiveKit's recording ended EGRESS_FAILED: Start signal not received"
     )
-    recorded = await events(tenant, call_id)
-    ended = [e for e in recorded if e["event_type"] == "egress_ended"]
+    ended = [e for e in await events(tenant, call_id) if e["event_type"] == "egress_ended"]
     assert len(ended) == 1  # LiveKit's own word is among the call's events
-    [unavailable] = [e for e in recorded if e["event_type"] == "recording.unavailable"]
-    assert unavailable["detail"] == report["artifacts"]["recording_error"]
 
 
 async def test_a_call_recorded_nowhere_says_why_in_its_report_and_events(
@@ -238,10 +235,11 @@ async def test_finalize_with_each_flag(
     assert versions == [1, 2, 3]  # version 2 went out only when asked (retryWebhook)
     after = (await tenant.http.get("/v1/organization")).json()["credits"]
     assert after == credits  # a call is charged once, however often it is analysed
-    script(simulator, answer_after_seconds=0, hangup_after_seconds=1)
+    script(simulator, answer_after_seconds=0, hangup_after_seconds=None)
     live = await place_call(line)
     refused = await tenant.http.post(f"/v1/calls/{live['sessionId']}/report/finalize", json={})
     assert (refused.status_code, refused.json()["code"]) == (409, "call_in_progress")
+    await tenant.http.post(f"/v1/calls/{live['sessionId']}/hangup")
     await call_when(tenant, live["sessionId"], "ended", "failed", within=30)
 
 

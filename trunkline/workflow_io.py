@@ -148,7 +148,8 @@ class CallEventRecord(BaseModel):
 
 class RecordOutcome(BaseModel):
     absorbed: int
-    """Provider events stored before the event: the sequence numbers it took."""
+    """The sequence numbers taken before the event: by provider events it took in, and by
+    another record's rows that held its own number (the workflow numbers on past them)."""
     status: CallStatus | None = None
     """The call's status once the record is stored. Ahead of the record's own when a workflow
     task that failed had recorded further (its local activity ran, its result was lost, and the

@@ -570,16 +570,21 @@ class CallWorkflow:
 
     async def _ring_before_answer(self) -> None:
         """An outbound call answered before the carrier's ring reached us (under load) rang all
-        the same: its status goes through `ringing`, so every answered call reports the same
-        path, and the ring that comes later is kept among its events."""
+        the same: its status goes through `ringing`, with the carrier's ring when it is waiting
+        in the inbox, else with one of ours, so every answered call reports the same path."""
         if (
             self._status == "dialing"
             and self._plan is not None
             and self._plan.direction == "outbound"
             and workflow.patched(RING_BEFORE_ANSWER)
         ):
-            detail = "answered before the carrier's ring arrived"
-            await self._record("trunkline", "call.ringing", status="ringing", detail=detail)
+            ring = next((s for s in self._inbox if s.event_type == "call.initiated"), None)
+            if ring:
+                self._inbox.remove(ring)
+                await self._on_provider_event(ring)
+            else:
+                detail = "answered before the carrier's ring arrived"
+                await self._record("trunkline", "call.ringing", status="ringing", detail=detail)
 
     def _phone_hangup_reason(self, signal: ProviderSignal) -> str:
         """`caller_hung_up` (inbound) or `callee_hung_up` (outbound), whichever provider told
