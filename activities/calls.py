@@ -404,13 +404,21 @@ class CallActivities:
 
     @activity.defn(name="start_call_recording")
     async def start_recording(self, request: CallInput) -> None:
-        """Record the answered call's room (audio), once."""
+        """Record the answered call's room (audio), once. A call that ended first is no
+        failure, nor is a room already gone (it closes when the phone leaves, before the
+        workflow hears of it): the report and events say the call ended before its recording
+        started."""
         call = await self._call(request.session_id)
-        if call.recording_egress_id:
+        if call.recording_egress_id or call.status in TERMINAL_STATUSES:
             return
         recording = await self._livekit.active_recording(call.room_name)
         if recording is None:  # not started by an earlier try of this activity
-            recording = await self._livekit.start_recording(call.room_name, f"{call.id}.ogg")
+            try:
+                recording = await self._livekit.start_recording(call.room_name, f"{call.id}.ogg")
+            except ProviderRejected as exc:
+                if exc.code == "not_found":
+                    return
+                raise
         async with self._database.session() as session:
             stored = await session.get_one(Call, call.id)
             stored.recording_egress_id = recording.egress_id

@@ -278,6 +278,11 @@ async def test_a_queued_call_whose_workflow_waits_for_a_worker_is_left_alone(
         assert (await session.get_one(Call, call.id)).status == "queued"
 
 
+def _call_activities(database: Database, settings: Settings) -> CallActivities:
+    """The call activities on the real database, with no provider or webhook to reach."""
+    return CallActivities(database, settings, None, None, None, None, _NoLanes())  # type: ignore[arg-type]
+
+
 async def _a_new_outbound_call(database: Database) -> Call:
     """A call row of a new organization, as the API stores it before starting its workflow."""
     async with database.session() as session:
@@ -307,7 +312,7 @@ async def _recorded(
     workflow's local activity stores them; the call as stored then, each record's outcome and
     the events stored, as (sequence, type)."""
     call = await _a_new_outbound_call(database)
-    activities = CallActivities(database, settings, None, None, None, None, _NoLanes())  # type: ignore[arg-type]
+    activities = _call_activities(database, settings)
     outcomes = [
         await activities.record_event(
             CallEventRecord(
@@ -395,3 +400,15 @@ async def test_an_abandoned_record_stored_late_never_stalls_the_call(
     ]
     assert [outcome.absorbed for outcome in outcomes] == [0, 0, 1, 1, 1]
     assert stored.status == "ended"
+
+
+async def test_a_recording_asked_for_once_the_call_ended_is_no_failure(
+    database: Database, settings: Settings
+) -> None:
+    """Under load the recording's start can come after a short call ended: nothing is asked of
+    LiveKit (here there is none to ask) and nothing fails, so no `recording.failed` goes out;
+    the report says the call ended before its recording started."""
+    steps = [(1, "call.dialing", "dialing"), (2, "call.ended", "ended")]
+    stored, _, _ = await _recorded(database, settings, steps)
+    activities = _call_activities(database, settings)
+    await activities.start_recording(CallInput(session_id=stored.id))
