@@ -585,18 +585,16 @@ async def _provider_events(
     return own, [event for event in pending if event is not own]
 
 
+_SAME_RECORD = ("type", "status", "detail", "sip_status_code", "provider_event_id")
+"""What a row and a record share when the row is that record's: another record of the same
+type may differ in its reason."""
+
+
 async def _recorded_with(session: Any, record: CallEventRecord) -> list[Any]:
     """The rows stored under a record's sequence number, in order: by an earlier attempt of it
     (the provider events it took in, then its own), or by another record."""
     statement = (
-        select(
-            CallEvent.sequence,
-            CallEvent.type,
-            CallEvent.status,
-            CallEvent.detail,
-            CallEvent.sip_status_code,
-            CallEvent.provider_event_id,
-        )
+        select(CallEvent.sequence, *(getattr(CallEvent, name) for name in _SAME_RECORD))
         .where(
             CallEvent.call_id == record.session_id,
             or_(
@@ -615,22 +613,10 @@ class AlreadyAmongEvents(Exception):
 
 
 def _own_row(record: CallEventRecord, rows: list[Any]) -> Any | None:
-    """The row an earlier attempt of this record stored, if one of `rows` is it: the same
-    event with the same facts (another record of the same type may differ in its reason)."""
-    facts = (
-        record.type,
-        record.status,
-        record.detail,
-        record.sip_status_code,
-        record.provider_event_id,
-    )
+    """The row an earlier attempt of this record stored, if one of `rows` is it."""
+    facts = [getattr(record, name) for name in _SAME_RECORD]
     return next(
-        (
-            row
-            for row in reversed(rows)
-            if (row.type, row.status, row.detail, row.sip_status_code, row.provider_event_id)
-            == facts
-        ),
+        (row for row in reversed(rows) if [getattr(row, name) for name in _SAME_RECORD] == facts),
         None,
     )
 
