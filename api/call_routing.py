@@ -84,6 +84,7 @@ class CallRouter:
         number = (await session.exec(select(PhoneNumber).where(PhoneNumber.e164 == dialed))).first()
         if number and allows_inbound(number.direction):
             call = await create_inbound_call(session, number, payload)
+            event.call_id, event.signalled = call.id, True  # the start carries it as a signal
             await start_call(self._client, self._task_queue, call, signal_for(event))
             await self._cancel_callbacks_to(session, number.organization_id, call.from_number)
             return

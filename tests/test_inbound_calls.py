@@ -60,8 +60,11 @@ async def test_an_inbound_call_reaches_the_agent(
     assert (call["from"], call["to"], call["call_control_id"]) == (CALLER, OUR_NUMBER, control_id)
     assert call["config_sources"]["systemPrompt"] == "agent"
     assert call["metadata"] == {"forwardedFromNumber": None}
-    statuses = [e["status"] for e in await events(tenant, call["id"])]
+    stored = await events(tenant, call["id"])
+    statuses = [e["status"] for e in stored]
     assert statuses[0] == "queued" and "in-progress" in statuses and statuses[-1] == "ended"
+    [ring] = [e for e in stored if (e["provider"], e["event_type"]) == ("telnyx", "call.initiated")]
+    assert ring["payload"]["data"]["payload"]["call_control_id"] == control_id  # as it came
     [leg] = [leg for leg in simulator.world.legs.values() if leg.call_control_id == control_id]
     assert leg.custom_headers == {} and leg.room == call["room_name"]
     [dispatch] = simulator.world.dispatches.values()

@@ -5,7 +5,7 @@ are stored with the call's id and not signalled. The call's next recorded event 
 numbered before itself; the report takes in whatever arrived after the call's last event.
 """
 
-from sqlalchemy import bindparam, func, or_
+from sqlalchemy import and_, bindparam, func, or_
 from sqlmodel import select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -18,19 +18,29 @@ _PROVIDER_EVENTS = ProviderEvent.__table__
 _RECORDED = select(_EVENTS.c.provider_event_id).where(
     _EVENTS.c.call_id == bindparam("of_call"), _EVENTS.c.provider_event_id.is_not(None)
 )
+_IN_ORDER = (_PROVIDER_EVENTS.c.received_at, _PROVIDER_EVENTS.c.id)
 _UNRECORDED = (
     select(_PROVIDER_EVENTS)
     .where(
         _PROVIDER_EVENTS.c.call_id == bindparam("of_call"),
         _PROVIDER_EVENTS.c.id.not_in(_RECORDED),
     )
-    .order_by(_PROVIDER_EVENTS.c.received_at, _PROVIDER_EVENTS.c.id)
+    .order_by(*_IN_ORDER)
 )
-_UNRECORDED_UNSIGNALLED = _UNRECORDED.where(
-    or_(
-        _PROVIDER_EVENTS.c.signalled.is_(False),
-        _PROVIDER_EVENTS.c.id == bindparam("including"),
+_UNRECORDED_UNSIGNALLED = (
+    select(_PROVIDER_EVENTS)
+    .where(
+        _PROVIDER_EVENTS.c.id.not_in(_RECORDED),
+        or_(
+            and_(
+                _PROVIDER_EVENTS.c.call_id == bindparam("of_call"),
+                _PROVIDER_EVENTS.c.signalled.is_(False),
+            ),
+            # by id alone: the carrier's ring that starts an inbound call names no call
+            _PROVIDER_EVENTS.c.id == bindparam("including"),
+        ),
     )
+    .order_by(*_IN_ORDER)
 )
 """Built once: a call's every recorded event asks one of these."""
 

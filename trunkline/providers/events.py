@@ -93,6 +93,8 @@ _DISPATCHED = (
     .values(
         dispatched_at=bindparam("at", type_=_PROVIDER_EVENTS.c.dispatched_at.type),
         disposition=bindparam("outcome"),
+        call_id=bindparam("call"),
+        signalled=bindparam("signalled"),
     )
 )
 
@@ -113,9 +115,15 @@ async def store_once(session: AsyncSession, event: ProviderEvent) -> tuple[Provi
 
 async def mark_dispatched(session: AsyncSession, event: ProviderEvent) -> None:
     """The event reached its workflow (or needs none, or was refused: its `disposition` says
-    why): it is never handed over again."""
+    why): it is never handed over again. An inbound call's first event names its call now."""
     event.dispatched_at = utcnow()
-    marked = {"event": event.id, "at": event.dispatched_at, "outcome": event.disposition}
+    marked = {
+        "event": event.id,
+        "at": event.dispatched_at,
+        "outcome": event.disposition,
+        "call": event.call_id,
+        "signalled": event.signalled,
+    }
     await run_core(session, _DISPATCHED, marked)
     await session.commit()
 
