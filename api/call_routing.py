@@ -8,9 +8,11 @@ from temporalio.service import RPCError, RPCStatusCode
 
 from trunkline.callbacks import cancel_for_caller
 from trunkline.calls.signals import (
+    PHONE_LEFT,
     call_for_event,
     consultation_room,
     moves_call,
+    phone_left,
     signal_for,
     telnyx_payload,
     transfer_of_room,
@@ -40,7 +42,10 @@ class CallRouter:
             event.disposition = "no call"
         else:  # not signalled: the call's next recorded event (or its report) takes it in
             event.call_id = call.id
-            event.signalled = moves_call(signal_for(event), call)
+            signal = signal_for(event)
+            event.signalled = moves_call(signal, call)
+            if event.signalled and phone_left(signal):
+                event.disposition = PHONE_LEFT  # the other provider's word on it is not signalled
         if not event.signalled:
             event.dispatched_at = utcnow()
 

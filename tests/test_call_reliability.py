@@ -1,19 +1,22 @@
 """Calls survive what providers and processes do: duplicates, reordering, lost webhooks, crashes."""
 
+import json
 import signal
 from collections import Counter
 from datetime import timedelta
 
 import pytest
-from sqlmodel import select
+from livekit.protocol.webhook import WebhookEvent
+from sqlmodel import col, select
 from temporalio.testing import WorkflowEnvironment
 
 from activities.calls import CallActivities
 from api.app import create_app
 from simulator.app import Simulator
 from simulator.provider_webhooks import Misbehaviour
+from simulator.world import Kind, Reason
 from tests.calls_support import CALLEE, call_when, events, place_call, script, set_up_line
-from tests.conftest import RunningApi, Tenant, new_tenant
+from tests.conftest import RunningApi, Tenant, WorkerWith, new_tenant
 from tests.processes import start_worker_process, stop_worker_processes
 from tests.receiver import WebhookReceiver
 from tests.servers import free_port, serving
@@ -21,7 +24,7 @@ from tests.waiting import eventually
 from trunkline.calls.store import new_call
 from trunkline.calls.unstarted import fail_unstarted_calls
 from trunkline.db import Database
-from trunkline.models import Call, CallEvent, utcnow
+from trunkline.models import Call, CallEvent, ProviderEvent, utcnow
 from trunkline.organizations import create_organization
 from trunkline.settings import Settings
 from trunkline.workflow_io import CallEventRecord, CallInput, RecordOutcome
@@ -412,3 +415,59 @@ async def test_a_recording_asked_for_once_the_call_ended_is_no_failure(
     stored, _, _ = await _recorded(database, settings, steps)
     activities = _call_activities(database, settings)
     await activities.start_recording(CallInput(session_id=stored.id))
+
+
+async def test_the_phone_leaving_is_signalled_once_though_both_providers_say_it(
+    tenant: Tenant,
+    simulator: Simulator,
+    receiver: WebhookReceiver,
+    worker_with: WorkerWith,
+    local_temporal: WorkflowEnvironment,
+    database: Database,
+) -> None:
+    """The carrier's hangup and LiveKit's participant_left come milliseconds apart: a second
+    signal reached a workflow already ending the call, and Temporal refused that task's
+    completion and ran it again, local activities and all. The second is stored unsignalled
+    and reaches the call's events all the same."""
+    line = await set_up_line(tenant, receiver)
+    script(simulator, answer_after_seconds=0, hangup_after_seconds=None)
+    async with worker_with():
+        call_id = (await place_call(line))["sessionId"]
+        call = await call_when(tenant, call_id, "in-progress")
+    # no worker: the call stays in progress while both providers say the phone left
+    [leg] = [leg for leg in simulator.world.legs.values() if leg.room == call["room_name"]]
+    room = simulator.world.rooms[call["room_name"]]
+    [phone] = [p for p in room.participants.values() if p.kind == Kind.SIP]
+    simulator.webhooks.telnyx("call.hangup", leg.telnyx_payload(hangup_source="callee"))
+    await simulator.webhooks.drain()
+    left = WebhookEvent(
+        event="participant_left", room=room.info(), participant=phone.info(Reason.CLIENT_INITIATED)
+    )
+    simulator.webhooks.livekit(left)
+    await simulator.webhooks.drain()
+    async with database.session() as session:
+        departures = (
+            await session.exec(
+                select(ProviderEvent)
+                .where(ProviderEvent.call_id == call_id)
+                .where(col(ProviderEvent.event_type).in_(["call.hangup", "participant_left"]))
+                .order_by(col(ProviderEvent.received_at))
+            )
+        ).all()
+    assert [(e.event_type, e.signalled) for e in departures] == [
+        ("call.hangup", True),
+        ("participant_left", False),
+    ]
+    async with worker_with():
+        ended = await call_when(tenant, call_id, "ended")
+        history = await local_temporal.client.get_workflow_handle(f"call-{call_id}").fetch_history()
+    assert ended["ended_reason"] == "callee_hung_up"
+    signalled = [
+        json.loads(e.workflow_execution_signaled_event_attributes.input.payloads[0].data)
+        for e in history.events
+        if e.HasField("workflow_execution_signaled_event_attributes")
+    ]
+    heard = [(s["provider"], s["event_type"]) for s in signalled]
+    assert ("telnyx", "call.hangup") in heard and ("livekit", "participant_left") not in heard
+    kinds = {(e["provider"], e["event_type"]) for e in await events(tenant, call_id)}
+    assert {("telnyx", "call.hangup"), ("livekit", "participant_left")} <= kinds

@@ -44,3 +44,25 @@ def test_the_phone_leaving_the_room_is_signalled_and_the_agent_leaving_is_not() 
     agent = left.model_copy(update={"participant_identity": "agent-1"})
     assert moves_call(phone, call("outbound", "in-progress"))
     assert not moves_call(agent, call("outbound", "in-progress"))
+
+
+def test_only_the_first_word_of_the_phone_leaving_an_answered_call_is_signalled() -> None:
+    """Both providers say the phone left, milliseconds apart; the second would reach a workflow
+    already ending it (and have Temporal refuse that task's completion and run it again)."""
+    left = ProviderSignal(provider_event_id="ev", provider="livekit", event_type="participant_left")
+    phone = left.model_copy(update={"participant_is_phone": True, "participant_identity": "sip"})
+    answered = call("inbound", "in-progress")
+    told = answered._replace(phone_left_heard=True)
+    for departure in (
+        telnyx("call.hangup"),
+        phone,
+        telnyx("call.hangup").model_copy(
+            update={"provider": "livekit", "event_type": "room_finished"}
+        ),
+    ):
+        assert moves_call(departure, answered)
+        assert not moves_call(departure, told)
+    # before the answer the carrier's hangup carries why the call failed: always signalled
+    assert moves_call(
+        telnyx("call.hangup"), call("outbound", "ringing")._replace(phone_left_heard=True)
+    )

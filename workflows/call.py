@@ -17,6 +17,7 @@ from temporalio.exceptions import ActivityError, ApplicationError, FailureError
 with workflow.unsafe.imports_passed_through():
     from activities.calls import CallActivities
     from activities.transfers import TransferActivities
+    from trunkline.calls.signals import phone_left
     from trunkline.temporal import (
         AGENT_ID,
         DIRECTION,
@@ -556,7 +557,7 @@ class CallWorkflow:
             await self._on_verdict(self._plan, signal.machine_detection, "carrier")
         if self._status != "in-progress":
             return
-        if self._phone_left(signal):
+        if phone_left(signal):
             self._phone_gone = True
             reason = self._phone_hangup_reason(signal)
             if self._transferred_away:
@@ -617,14 +618,6 @@ class CallWorkflow:
         return signal.event_type == "participant_left" and (
             signal.participant_identity or ""
         ).startswith(RECIPIENT_PREFIX)
-
-    @staticmethod
-    def _phone_left(signal: ProviderSignal) -> bool:
-        if signal.provider == "telnyx":
-            return signal.event_type == "call.hangup"
-        return signal.event_type == "room_finished" or (
-            signal.event_type == "participant_left" and signal.participant_is_phone
-        )
 
     # --- transfers -------------------------------------------------------------------------
 

@@ -2,7 +2,7 @@
 
 from typing import Any, NamedTuple
 
-from sqlalchemy import Select, bindparam, select
+from sqlalchemy import Select, bindparam, exists, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from trunkline.db import run_core
@@ -57,14 +57,26 @@ class CallRef(NamedTuple):
     direction: str
     asked_for_amd: bool
     """Whether the call was placed with `telephony.amd`: only then does a verdict count."""
+    phone_left_heard: bool = False
+    """Whether its workflow was already told that the phone left (by either provider)."""
 
+
+PHONE_LEFT = "phone left"
+"""The disposition of the provider event that told a call's workflow the phone left."""
 
 _CALLS = Call.__table__
+_EVENTS = ProviderEvent.__table__
+_PHONE_LEFT_HEARD = (
+    exists()
+    .where(_EVENTS.c.call_id == _CALLS.c.id, _EVENTS.c.disposition == PHONE_LEFT)
+    .label("phone_left_heard")
+)
 _CALL_REF = select(
     _CALLS.c.id,
     _CALLS.c.status,
     _CALLS.c.direction,
     _CALLS.c.request[("telephony", "amd")].as_string().is_not(None).label("asked_for_amd"),
+    _PHONE_LEFT_HEARD,
 )
 # Every provider webhook looks its call up: the lookups are built once.
 _BY_ROOM = _CALL_REF.where(_CALLS.c.room_name == bindparam("room"))
@@ -153,11 +165,22 @@ def moves_call(signal: ProviderSignal, call: CallRef) -> bool:
     kind = signal.event_type
     if call.status in TERMINAL_STATUSES or kind not in CALL_MOVING_EVENTS.get(signal.provider, ()):
         return False
+    if phone_left(signal):  # both providers tell it: the first ends an answered call
+        return not (call.phone_left_heard and call.status == "in-progress")
     if kind in CARRIER_PROGRESS:
         return call.direction == "outbound" and call.status in NOT_YET_IN_PROGRESS
     if kind == "call.machine.detection.ended":
         return call.asked_for_amd
-    if kind == "participant_left":
-        identity = signal.participant_identity or ""
-        return signal.participant_is_phone or identity.startswith(RECIPIENT_PREFIX)
+    if kind == "participant_left":  # the phone's is above
+        return (signal.participant_identity or "").startswith(RECIPIENT_PREFIX)
     return True
+
+
+def phone_left(signal: ProviderSignal) -> bool:
+    """Whether the event says the call's phone leg is gone (the carrier's hangup, the SIP
+    participant leaving, the room closing)."""
+    if signal.provider == "telnyx":
+        return signal.event_type == "call.hangup"
+    return signal.event_type == "room_finished" or (
+        signal.event_type == "participant_left" and signal.participant_is_phone
+    )
