@@ -179,7 +179,8 @@ async def set_up(api: httpx.AsyncClient, sim: httpx.AsyncClient, receiver_port: 
 
 
 async def run(calls: int, hangup_after: float, rate: float | None) -> None:
-    floors = [await measure_bare(200, rate=rate or 20) for _ in range(2)]
+    # the same number of bare calls arriving as ours do: fixed costs spread over as many calls
+    floors = [await measure_bare(2 * calls, rate=2 * rate if rate else 20) for _ in range(2)]
     bare_cpu = statistics.mean(floors)  # two fresh servers: one run's floor varies by a tenth
     print(f"floor: {bare_cpu * 1000:.1f} ms CPU per bare call (the mean of the two)")
     stack = Stack()
@@ -505,7 +506,8 @@ async def report_cost(stack: Stack, calls: int, spent: Snapshot, bare_cpu: float
     print(
         f"per call on Temporal: {counts.workflows / calls:.1f} workflows, "
         f"{sum(actions.values()) / calls:.1f} actions ({kinds}); behind them "
-        f"{counts.workflow_tasks / calls:.1f} workflow tasks, "
+        f"{counts.workflow_tasks / calls:.1f} workflow tasks "
+        f"({counts.failed_workflow_tasks / calls:.2f} failed), "
         f"{counts.local_activities / calls:.1f} local activities, "
         f"{counts.events / calls:.1f} history events, "
         f"{counts.patch_markers / calls:.1f} patch markers"

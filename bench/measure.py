@@ -84,6 +84,9 @@ class HistoryCounts:
     actions: Counter[str] = field(default_factory=Counter)
     patch_markers: int = 0
     workflow_tasks: int = 0
+    failed_workflow_tasks: int = 0
+    """Refused completions (a signal came while a task that completes the workflow ran): each
+    is run again, its local activities too."""
     local_activities: int = 0
     events: int = 0
     activity_types: Counter[str] = field(default_factory=Counter)
@@ -103,6 +106,8 @@ async def count_histories(client: Client, query: str = "") -> HistoryCounts:
             if event.event_type == EventType.EVENT_TYPE_WORKFLOW_TASK_COMPLETED:
                 task = event.event_id
                 counts.workflow_tasks += 1
+            elif event.event_type == EventType.EVENT_TYPE_WORKFLOW_TASK_FAILED:
+                counts.failed_workflow_tasks += 1
             elif event.event_type == EventType.EVENT_TYPE_MARKER_RECORDED:
                 marker = event.marker_recorded_event_attributes
                 if marker.marker_name == "core_local_activity":
