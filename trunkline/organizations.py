@@ -2,7 +2,7 @@
 
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, Protocol
 
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
@@ -161,7 +161,14 @@ async def rotate_webhook_secret(
     return organization
 
 
-def _in_grace(organization: Organization, at: datetime) -> list[dict[str, str]]:
+class SigningSecrets(Protocol):
+    """An organization, or a row of its secrets alone: what signing a webhook needs."""
+
+    webhook_secret: str
+    retired_webhook_secrets: list[dict[str, str]]
+
+
+def _in_grace(organization: SigningSecrets, at: datetime) -> list[dict[str, str]]:
     return [
         retired
         for retired in organization.retired_webhook_secrets
@@ -175,6 +182,6 @@ def grace_period_end(organization: Organization, at: datetime) -> datetime | Non
     return max(ends, default=None)
 
 
-def signing_secrets(organization: Organization, at: datetime) -> list[str]:
+def signing_secrets(organization: SigningSecrets, at: datetime) -> list[str]:
     """The secrets that sign a webhook sent at `at`: the current one, then retired ones in grace."""
     return [organization.webhook_secret] + [r["secret"] for r in _in_grace(organization, at)]

@@ -3,8 +3,9 @@
 
 import json
 from datetime import datetime, timedelta
+from typing import Any
 
-from sqlalchemy import Boolean, bindparam, case, insert, update
+from sqlalchemy import Boolean, Row, bindparam, case, insert, select, update
 from sqlmodel import col
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -17,7 +18,7 @@ from trunkline.models import (
     WebhookEndpoint,
     utcnow,
 )
-from trunkline.organizations import signing_secrets
+from trunkline.organizations import SigningSecrets, signing_secrets
 from trunkline.webhooks.client import WebhookClient, WebhookResult
 from trunkline.webhooks.deliveries import claim_head, extend_claim, lane_has_pending, lane_head
 from trunkline.webhooks.signing import signature_headers
@@ -75,6 +76,20 @@ _AFTER_ATTEMPT = (
     )
 )
 """Where a delivery stands after an attempt: built once, as it runs for every webhook sent."""
+_ENDPOINTS = WebhookEndpoint.__table__
+_SENT_WITH = ("id", "url", "headers", "auth_headers", "timeout_ms", "signing_secret", "deleted_at")
+_ORGANIZATIONS = Organization.__table__
+_SENDING_AS = (
+    select(
+        _ORGANIZATIONS.c.webhook_secret,
+        _ORGANIZATIONS.c.retired_webhook_secrets,
+        *(_ENDPOINTS.c[name] for name in _SENT_WITH),
+    )
+    .select_from(_ORGANIZATIONS.outerjoin(_ENDPOINTS, _ENDPOINTS.c.id == bindparam("endpoint")))
+    .where(_ORGANIZATIONS.c.id == bindparam("organization"))
+)
+"""What an attempt is sent with, in one row: the organization's signing secrets and its
+endpoint's settings (all None for a delivery to an agent's own URL)."""
 
 
 class LaneSender:
@@ -98,10 +113,9 @@ class LaneSender:
             head = await claim_head(session, lane, now, until, unless_durable=unless_durable)
             if head is None:
                 return await self._empty_or_busy(session, lane, now)
-            organization = await session.get_one(Organization, head.organization_id)
-            endpoint = (
-                await session.get(WebhookEndpoint, head.endpoint_id) if head.endpoint_id else None
-            )
+            ids = {"organization": head.organization_id, "endpoint": head.endpoint_id}
+            sending_as = (await run_core(session, _SENDING_AS, ids)).one()
+            endpoint = sending_as if sending_as.id else None
             if head.endpoint_id and (endpoint is None or endpoint.deleted_at is not None):
                 return await _cancel(session, head)
             if endpoint and endpoint.timeout_ms / 1000 > self._client.timeout_seconds:
@@ -109,7 +123,7 @@ class LaneSender:
                 await extend_claim(session, head.id, longer)
         if endpoint:
             head.url = endpoint.url  # the endpoint's address as it is now, recorded with it
-        result, sent_at = await self._post(head, organization, endpoint)  # no session is open
+        result, sent_at = await self._post(head, sending_as, endpoint)  # no session is open
         step = _step(head.id, result, failures)
         status: DeliveryStatus = "pending" if step.wait_seconds else _final(result)
         next_at = sent_at + timedelta(seconds=step.wait_seconds) if step.wait_seconds else None
@@ -129,8 +143,8 @@ class LaneSender:
     async def _post(
         self,
         delivery: WebhookDelivery,
-        organization: Organization,
-        endpoint: WebhookEndpoint | None,
+        organization: SigningSecrets,
+        endpoint: Row[Any] | None,
     ) -> tuple[WebhookResult, datetime]:
         """Sign and POST the delivery once: an endpoint's headers and auth headers go with it,
         its custom secret (when it has one) signs and its timeout bounds the attempt."""
