@@ -4,7 +4,7 @@ bridge the phone leg, probe and hang up, and record each lifecycle event."""
 import contextlib
 import json
 import logging
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import and_, bindparam, case, insert, or_, update
@@ -341,16 +341,16 @@ class CallActivities:
         )
         return DialOutcome(answered=True)
 
-    async def _stamp_dialed(self, session_id: str) -> bool:
-        """Note that the dial is being placed; False if an earlier try placed it already."""
+    async def _stamp_dialed(self, session_id: str) -> datetime | None:
+        """Note that the dial is being placed; when an earlier try placed it, when that was."""
         async with self._database.session() as session:
             call = await session.get_one(Call, session_id)
             if call.dialed_at is not None:
-                return False
+                return call.dialed_at
             call.dialed_at = utcnow()
             session.add(call)
             await session.commit()
-        return True
+        return None
 
     async def _phone_status(self, call: Call) -> str | None:
         """The caller's (callee's) SIP call status, or None when it is not in the room."""

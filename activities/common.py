@@ -3,15 +3,16 @@ before, and how a failed dial is reported."""
 
 import asyncio
 from collections.abc import Awaitable, Callable
+from datetime import datetime
 from typing import TypeVar
 
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
 from trunkline.db import Database
-from trunkline.models import Call
+from trunkline.models import Call, utcnow
 from trunkline.providers.errors import CallFailed
-from trunkline.providers.livekit import DialRequest, LiveKitAdapter
+from trunkline.providers.livekit import DialRequest, LiveKitAdapter, dial_timeout
 
 T = TypeVar("T")
 HEARTBEAT_SECONDS = 2.0
@@ -65,14 +66,23 @@ async def heartbeating(work: Awaitable[T]) -> T:
         task.cancel()
 
 
-async def follow_answer(sip_call_status: Callable[[], Awaitable[str | None]]) -> None:
-    """Follow a leg placed earlier until it answers; raise if it goes away unanswered."""
+async def follow_answer(
+    sip_call_status: Callable[[], Awaitable[str | None]], appears_by: datetime | None = None
+) -> None:
+    """Follow a leg placed earlier until it answers; raise if it goes away unanswered, or if it
+    is not in the room by `appears_by` (until then the request that placed it may still land:
+    an overloaded LiveKit puts a leg in its room late)."""
+    seen = False
     while True:
         status = await sip_call_status()
+        if status is None and not seen and appears_by and utcnow() < appears_by:
+            await asyncio.sleep(ANSWER_POLL_SECONDS)
+            continue
         if status is None or status == "hangup":
             raise never_redialled()
         if status not in ("dialing", "ringing"):
             return
+        seen = True
         await asyncio.sleep(ANSWER_POLL_SECONDS)
 
 
@@ -80,16 +90,20 @@ async def dial_once(
     livekit: LiveKitAdapter,
     request: DialRequest,
     leg_status: Callable[[], Awaitable[str | None]],
-    stamp_dialed: Callable[[], Awaitable[bool]],
+    stamp_dialed: Callable[[], Awaitable[datetime | None]],
 ) -> None:
     """Place a dial and wait for the answer, once across the activity's attempts: a retry
     follows the leg an earlier try placed, or takes a leg that is gone as unanswered.
-    `stamp_dialed` records that the dial is placed, False if an earlier try did."""
+    `stamp_dialed` records that the dial is placed, or returns when an earlier try placed it:
+    that try's request may put the leg in the room until its timeout has passed."""
     if await leg_status() is not None:
         await heartbeating(follow_answer(leg_status))
         return
-    if not await stamp_dialed():
-        raise never_redialled()
+    placed_at = await stamp_dialed()
+    if placed_at is not None:
+        landed_by = placed_at + dial_timeout(request.ringing_timeout)
+        await heartbeating(follow_answer(leg_status, appears_by=landed_by))
+        return
     try:
         await heartbeating(livekit.dial(request))
     except CallFailed as failure:

@@ -1,7 +1,7 @@
 """Activities of transfers: the blind REFER, consultation legs, bridging, and telling the agent."""
 
 import hashlib
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
@@ -205,16 +205,16 @@ class TransferActivities:
         await self._answered(leg)
         return DialOutcome(answered=True)
 
-    async def _stamp_dialed(self, leg: ConsultationLeg) -> bool:
-        """Note that the attempt's dial is being placed; False if an earlier try placed it."""
+    async def _stamp_dialed(self, leg: ConsultationLeg) -> datetime | None:
+        """Note that the attempt's dial is being placed; when an earlier try placed it, when."""
         async with self._database.session() as session:
             attempt = await find_attempt(session, leg)
             if attempt.dialed_at is not None:
-                return False
+                return attempt.dialed_at
             attempt.dialed_at = utcnow()
             session.add(attempt)
             await session.commit()
-        return True
+        return None
 
     async def _answered(self, leg: ConsultationLeg) -> None:
         """Stamp the attempt's answer (once: a retried dial keeps the first time)."""

@@ -34,6 +34,9 @@ class FarEnd(ScriptModel):
     """A party we dial (an outbound call, a transfer target, a consultation leg)."""
 
     behaviour: Behaviour = "answer"
+    placed_after_seconds: float = Field(
+        0, ge=0, description="How long LiveKit takes to put the leg in the room (overloaded)."
+    )
     answer_after_seconds: float = Field(0.5, ge=0)
     hangup_after_seconds: float | None = Field(
         20, ge=0, description="After answering; null stays on the line until we hang up."

@@ -455,6 +455,8 @@ class World:
             raise TwirpError(
                 "invalid_argument", "sip_trunk_id, sip_call_to and room_name are required"
             )
+        far_end = self.directory.lookup(request.sip_call_to)
+        await asyncio.sleep(far_end.placed_after_seconds)  # goes on if the client gives up
         target = self._ensure_room(request.room_name)
         leg = Leg(
             direction="outgoing",
@@ -481,7 +483,7 @@ class World:
         self._join(target, participant)
         ringing = request.ringing_timeout.ToTimedelta().total_seconds() or 30.0
         max_duration = request.max_call_duration.ToTimedelta().total_seconds() or None
-        far_end = leg.far_end = self.directory.lookup(request.sip_call_to)
+        leg.far_end = far_end
         leg.task = self.spawn(self._play_far_end(leg, participant, far_end, ringing, max_duration))
         if request.wait_until_answered:
             failure = await asyncio.shield(leg.outcome)

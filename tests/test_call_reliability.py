@@ -171,6 +171,39 @@ async def test_a_dial_whose_worker_died_is_never_placed_twice(
     assert len(dials) == 1
 
 
+async def test_a_leg_livekit_places_after_the_worker_died_is_followed(
+    tenant: Tenant,
+    simulator: Simulator,
+    receiver: WebhookReceiver,
+    settings: Settings,
+) -> None:
+    """An overloaded LiveKit puts the leg in the room seconds after the dial asked for it, and
+    the worker that asked died meanwhile. The retry found no leg and took the dial as over, and
+    the callee was rung for a call already failed; it now waits as long as the request could
+    take, and follows the leg that appears."""
+    line = await set_up_line(tenant, receiver)
+    # the leg lands after the dead worker's heartbeat timeout (10 s): its retry finds no leg
+    script(simulator, placed_after_seconds=13, answer_after_seconds=0, hangup_after_seconds=None)
+    first = start_worker_process(settings)
+    second = None
+    try:
+        session = await place_call(line, telephony={"ringingTimeoutSeconds": 20})
+
+        async def dial_asked() -> bool:
+            return any(r["method"] == "CreateSIPParticipant" for r in simulator.requests["livekit"])
+
+        await eventually(dial_asked, 20)
+        first.send_signal(signal.SIGKILL)
+        first.wait(timeout=10)
+        second = start_worker_process(settings)
+        answered = await call_when(tenant, session["sessionId"], "in-progress", "failed", within=60)
+        assert answered["status"] == "in-progress", answered
+    finally:
+        await stop_worker_processes(first, second)
+    dials = [r for r in simulator.requests["livekit"] if r["method"] == "CreateSIPParticipant"]
+    assert len(dials) == 1
+
+
 async def test_a_consultation_dial_whose_worker_died_is_never_placed_twice(
     tenant: Tenant,
     simulator: Simulator,
