@@ -182,12 +182,12 @@ async def test_a_leg_livekit_places_after_the_worker_died_is_followed(
     the callee was rung for a call already failed; it now waits as long as the request could
     take, and follows the leg that appears."""
     line = await set_up_line(tenant, receiver)
-    # the leg lands after the dead worker's heartbeat timeout (10 s): its retry finds no leg
-    script(simulator, placed_after_seconds=13, answer_after_seconds=0, hangup_after_seconds=None)
+    # the leg lands well after the dead worker's heartbeat timeout (10 s): its retry finds none
+    script(simulator, placed_after_seconds=18, answer_after_seconds=0, hangup_after_seconds=None)
     first = start_worker_process(settings)
     second = None
     try:
-        session = await place_call(line, telephony={"ringingTimeoutSeconds": 20})
+        session = await place_call(line, telephony={"ringingTimeoutSeconds": 25})
 
         async def dial_asked() -> bool:
             return any(r["method"] == "CreateSIPParticipant" for r in simulator.requests["livekit"])

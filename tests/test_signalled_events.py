@@ -56,9 +56,7 @@ def test_only_the_first_word_of_the_phone_leaving_an_answered_call_is_signalled(
     for departure in (
         telnyx("call.hangup"),
         phone,
-        telnyx("call.hangup").model_copy(
-            update={"provider": "livekit", "event_type": "room_finished"}
-        ),
+        ProviderSignal(provider_event_id="ev", provider="livekit", event_type="room_finished"),
     ):
         assert moves_call(departure, answered)
         assert not moves_call(departure, told)

@@ -17,7 +17,7 @@ from temporalio.exceptions import ActivityError, ApplicationError, FailureError
 with workflow.unsafe.imports_passed_through():
     from activities.calls import CallActivities
     from activities.transfers import TransferActivities
-    from trunkline.calls.signals import phone_left
+    from trunkline.calls.signals import phone_left, recipient_left
     from trunkline.temporal import (
         AGENT_ID,
         DIRECTION,
@@ -28,7 +28,6 @@ with workflow.unsafe.imports_passed_through():
     )
     from trunkline.transfers import RETURN_INSTRUCTIONS
     from trunkline.workflow_io import (
-        RECIPIENT_PREFIX,
         STATUS_RANK,
         TERMINAL_STATUSES,
         TRANSFER_END_STATES,
@@ -566,7 +565,7 @@ class CallWorkflow:
                 self._hangup_during_transfer = reason
             else:
                 await self._finish("ended", reason)
-        elif self._recipient_left(signal):
+        elif recipient_left(signal):
             await self._finish("ended", "recipient_hung_up")
 
     async def _ring_before_answer(self) -> None:
@@ -607,17 +606,6 @@ class CallWorkflow:
         ):
             return "in-progress"
         return self._status
-
-    @staticmethod
-    def _recipient_left(signal: ProviderSignal) -> bool:
-        """A warm transfer's recipient, bridged into the caller's room, hung up.
-
-        Only a bridged recipient is ever in the caller's room; the call may learn that before
-        the transfer's own `transfer.completed` reaches it.
-        """
-        return signal.event_type == "participant_left" and (
-            signal.participant_identity or ""
-        ).startswith(RECIPIENT_PREFIX)
 
     # --- transfers -------------------------------------------------------------------------
 

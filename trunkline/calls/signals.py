@@ -172,7 +172,7 @@ def moves_call(signal: ProviderSignal, call: CallRef) -> bool:
     if kind == "call.machine.detection.ended":
         return call.asked_for_amd
     if kind == "participant_left":  # the phone's is above
-        return (signal.participant_identity or "").startswith(RECIPIENT_PREFIX)
+        return recipient_left(signal)
     return True
 
 
@@ -184,3 +184,12 @@ def phone_left(signal: ProviderSignal) -> bool:
     return signal.event_type == "room_finished" or (
         signal.event_type == "participant_left" and signal.participant_is_phone
     )
+
+
+def recipient_left(signal: ProviderSignal) -> bool:
+    """A warm transfer's recipient, bridged into the caller's room, hung up. Only a bridged
+    recipient is ever in the caller's room; the call may learn that before the transfer's own
+    `transfer.completed` reaches it."""
+    return signal.event_type == "participant_left" and (
+        signal.participant_identity or ""
+    ).startswith(RECIPIENT_PREFIX)
